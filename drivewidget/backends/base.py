@@ -1,0 +1,140 @@
+"""The contract every mount backend implements.
+
+A backend knows how to mount, flush and unmount one kind of drive and how to tell
+whether it is mounted. It holds no UI and no global state, and raises only
+:mod:`drivewidget.errors` types. The controller adds serialisation, state and cwd
+handling on top, so a backend stays a handful of small methods.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from pathlib import Path
+from typing import ClassVar
+
+from ..errors import InvalidMountpoint
+from ..status.mounttable import MountEntry, find_mount
+
+Progress = Callable[[str], None]
+"""Receives short human-readable progress lines ("Uploading 3 files...")."""
+
+
+def _ignore(_: str) -> None:
+    return None
+
+
+class Backend(ABC):
+    """Base class of mount backends (see the module docstring)."""
+
+    name: ClassVar[str] = ""
+    """Registry name, as in ``DRIVEWIDGET_BACKEND``."""
+    label: ClassVar[str] = ""
+    """What users read in the panel ("rclone", "Google Colab Drive")."""
+    main_thread_only: ClassVar[bool] = False
+    """True when mount/unmount must run on the kernel's main thread (Colab's auth prompt)."""
+    fstypes: ClassVar[tuple[str, ...]] = ()
+    """Filesystem types in the mount table that count as this backend's mount."""
+
+    def check_available(self) -> None:
+        """Raise :class:`BackendUnavailable` (with an install hint) if it cannot run here."""
+
+    def default_mountpoint(self) -> str:
+        return os.path.expanduser("~/drive")
+
+    def describe(self) -> str:
+        """Short text naming the backend and its source, for the panel and the CLI."""
+        return self.label
+
+    def root(self, mountpoint: str) -> str:
+        """The folder users browse (Colab: ``<mountpoint>/MyDrive``)."""
+        return mountpoint
+
+    def resolve_mountpoint(self, mountpoint: str) -> str:
+        """Turn a user's mountpoint into the absolute path the backend will use."""
+        return os.path.abspath(os.path.expanduser(mountpoint))
+
+    def validate_mountpoint(self, mountpoint: str) -> None:
+        """Reject mountpoints that would fail or break something, before mounting.
+
+        The default accepts an empty folder, or a missing folder whose parent exists
+        (it is created at mount time).
+        """
+        check_mountpoint(mountpoint)
+
+    def mount_entry(self, mountpoint: str) -> MountEntry | None:
+        """This backend's entry in the mount table (never touches the filesystem)."""
+        entry = find_mount(mountpoint)
+        if entry is None or (self.fstypes and entry.fstype not in self.fstypes):
+            return None
+        return entry
+
+    def is_mounted(self, mountpoint: str) -> bool:
+        """Whether the drive is mounted at ``mountpoint``; must not block on a hung mount."""
+        return self.mount_entry(mountpoint) is not None
+
+    @abstractmethod
+    def mount(self, mountpoint: str, *, readonly: bool = False, force: bool = False) -> list[str]:
+        """Mount and return once mounted; returns lines worth showing to the user."""
+
+    def flush(self, mountpoint: str, progress: Progress = _ignore) -> None:
+        """Wait until every pending write has reached the remote."""
+
+    @abstractmethod
+    def unmount(self, mountpoint: str, *, stale: bool = False) -> list[str]:
+        """Unmount (after :meth:`flush`); ``stale`` asks for a forced/lazy unmount."""
+
+    def close(self) -> None:
+        """Release resources held by the backend object (not the mount itself)."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.describe()!r})"
+
+
+def check_mountpoint(mountpoint: str, *, allow_missing: bool = True) -> None:
+    """The checks every mounting tool needs: raise :class:`InvalidMountpoint` in plain words."""
+    path = Path(mountpoint)
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        parent = path.parent
+        if not parent.is_dir():
+            raise InvalidMountpoint(
+                f"Cannot mount at {mountpoint}: its parent folder {parent} does not exist. "
+                "Create it first or choose another mountpoint."
+            ) from None
+        if not allow_missing:
+            raise InvalidMountpoint(f"Cannot mount at {mountpoint}: the folder does not exist.") from None
+        return
+    except OSError as exc:
+        raise InvalidMountpoint(f"Cannot use {mountpoint} as a mountpoint: {exc.strerror}.") from exc
+    if stat.S_ISLNK(st.st_mode):
+        raise InvalidMountpoint(
+            f"Cannot mount at {mountpoint}: it is a symbolic link. Use a real folder path."
+        )
+    if not stat.S_ISDIR(st.st_mode):
+        raise InvalidMountpoint(
+            f"Cannot mount at {mountpoint}: it is a file, not a folder. Move it away or choose another mountpoint."
+        )
+    try:
+        with os.scandir(path) as entries:
+            not_empty = next(entries, None) is not None
+    except OSError as exc:
+        raise InvalidMountpoint(f"Cannot use {mountpoint} as a mountpoint: {exc.strerror}.") from exc
+    if not_empty:
+        raise InvalidMountpoint(
+            f"Cannot mount at {mountpoint}: the folder already contains files. "
+            "Mount at an empty or new folder (mounting would hide those files)."
+        )
+
+
+def ensure_mountpoint(mountpoint: str) -> None:
+    """Create a missing mountpoint folder (its parent must exist)."""
+    try:
+        os.mkdir(mountpoint, 0o755)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise InvalidMountpoint(f"Cannot create mountpoint {mountpoint}: {exc.strerror}.") from exc

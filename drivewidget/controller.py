@@ -1,0 +1,303 @@
+"""DriveController: the one state machine between mount backends and any UI.
+
+States::
+
+    unmounted ──mount()──▶ mounting ──▶ mounted ──unmount()──▶ unmounting ──▶ unmounted
+        ▲                     │            │  ▲                                   │
+        └──── error ◀─────────┘          stale (listed but disconnected / hung) ──┘
+
+``state`` always reflects the real mount after :meth:`refresh`, which reads the mount
+table and probes the drive with a deadline, so it returns quickly even when the FUSE
+daemon hangs. Commands (mount, unmount, chdir) are serialised: a command started while
+another runs raises :class:`Busy` instead of racing it. The controller imports no widgets;
+UIs observe its traits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import sys
+import threading
+from collections.abc import Iterator
+
+from traitlets import Bool, Enum, HasTraits, Unicode
+
+from .backends import ENV_MOUNTPOINT, detect_backend
+from .backends.base import Backend
+from .errors import (
+    Busy,
+    DriveError,
+    InvalidPath,
+    MountError,
+    NotMounted,
+    StaleMount,
+    UnmountError,
+)
+from .status.mounttable import is_within
+from .status.probe import bounded
+
+STATES = ("unmounted", "mounting", "mounted", "unmounting", "stale", "error")
+NOT_RESPONDING = "not responding"
+DISCONNECTED = "disconnected"
+
+REFRESH_TIMEOUT = 0.5
+"""Seconds a refresh waits for the drive to answer before calling it not responding."""
+FS_TIMEOUT = 5.0
+"""Seconds a chdir waits for the drive (a cold folder on a real cloud can take a while)."""
+
+_DISCONNECTED_ERRNOS = {errno.ENOTCONN, errno.ECONNABORTED, errno.EIO, errno.ESTALE}
+
+
+class DriveController(HasTraits):
+    """Mount, unmount and change into folders of a drive; observable with traitlets."""
+
+    state = Enum(STATES, default_value="unmounted", help="Where the mount is in its life cycle.")
+    error = Unicode("", help="Message of the last failure; empty when the last command succeeded.")
+    message = Unicode("", help="Last informational message (what happened, what to do).")
+    problem = Unicode("", help="Why the mount is stale: 'disconnected' or 'not responding'.")
+    cwd = Unicode("", help="The kernel's working directory, as last seen.")
+    readonly = Bool(False, help="Whether the current mount is read-only.")
+    root = Unicode("", help="The folder users browse, e.g. <mountpoint>/MyDrive on Colab.")
+
+    def __init__(self, backend: Backend | None = None, mountpoint: str | os.PathLike[str] | None = None) -> None:
+        super().__init__()
+        self.backend = backend if backend is not None else detect_backend()
+        raw = os.fspath(mountpoint) if mountpoint is not None else None
+        raw = raw or os.environ.get(ENV_MOUNTPOINT) or self.backend.default_mountpoint()
+        self.mountpoint = self.backend.resolve_mountpoint(raw)
+        self.root = self.backend.root(self.mountpoint) if not self.backend.is_mounted(self.mountpoint) else ""
+        self._lock = threading.Lock()
+        self._sys_path_entry: str | None = None
+        start = os.getcwd()
+        self._safe_dir = start if not is_within(start, self.mountpoint) else os.path.expanduser("~")
+        self.refresh()
+
+    # -- queries -----------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        return self.state in ("mounting", "unmounting")
+
+    @property
+    def cwd_on_drive(self) -> bool:
+        """Whether work saved in the working directory persists (it is on the drive)."""
+        return is_within(self.cwd, self.root or self.mountpoint) or is_within(self.cwd, self.mountpoint)
+
+    def refresh(self) -> str:
+        """Re-read the real mount state (bounded in time) and return it."""
+        if not self._lock.acquire(blocking=False):
+            return self.state  # a command is running; the state it sets is the truth
+        try:
+            self._refresh()
+        finally:
+            self._lock.release()
+        return self.state
+
+    # -- commands ----------------------------------------------------------------
+
+    def mount(self, readonly: bool = False, force: bool = False) -> None:
+        """Mount the drive and return when it is mounted; ``force`` remounts a mounted or stale drive."""
+        with self._command("mount"):
+            self._refresh()
+            if self.state == "mounted" and not force:
+                self._say(f"Already mounted at {self.mountpoint}. Use force remount to mount it again.")
+                return
+            if self.state == "stale" and not force:
+                exc = StaleMount(self._stale_text() + " Click Unmount (or mount with force) to recover.")
+                self.error = str(exc)
+                raise exc
+            if self.state in ("mounted", "stale"):
+                self._unmount(stale=self.state == "stale")
+            try:
+                self.backend.validate_mountpoint(self.mountpoint)
+                self.state = "mounting"
+                self._say(f"Mounting {self.backend.describe()} at {self.mountpoint}...")
+                lines = self.backend.mount(self.mountpoint, readonly=readonly, force=force)
+                self._refresh()
+                if self.state != "mounted":
+                    raise MountError(
+                        f"The {self.backend.label} backend reported success but the drive is "
+                        f"{self._state_text()}. Try again, or unmount and mount."
+                    )
+            except Exception as exc:
+                raise self._fail(exc, MountError, "Mount failed") from None
+            self.readonly = readonly
+            self.error = ""
+            self._say(*(lines or [f"Mounted at {self.mountpoint}"]))
+
+    def unmount(self) -> None:
+        """Flush pending writes, leave the drive if the kernel is inside it, and unmount."""
+        with self._command("unmount"):
+            self._refresh()
+            if self.state in ("unmounted", "error"):
+                exc = NotMounted(f"Nothing is mounted at {self.mountpoint}, so there is nothing to unmount.")
+                self.error = str(exc)
+                raise exc
+            try:
+                lines = self._unmount(stale=self.state == "stale")
+            except Exception as exc:
+                raise self._fail(exc, UnmountError, "Unmount failed") from None
+            self.error = ""
+            self._say(*(lines or ["Unmounted."]))
+
+    def chdir(self, path: str | os.PathLike[str], add_to_sys_path: bool = False) -> str:
+        """Change the working directory to a folder of the drive (relative paths: from the root).
+
+        Returns the new working directory. Raises :class:`InvalidPath` for a missing folder,
+        a file, a folder outside the drive or one without permission.
+        """
+        with self._command("chdir"):
+            self._refresh()
+            if self.state == "stale":
+                raise self._reject(StaleMount(self._stale_text()))
+            if self.state != "mounted":
+                raise self._reject(NotMounted("Mount the drive before choosing a folder on it."))
+            root = self.root
+            raw = os.path.expanduser(os.fspath(path))
+            target = os.path.normpath(raw if os.path.isabs(raw) else os.path.join(root, raw))
+            if not is_within(target, root):
+                raise self._reject(
+                    InvalidPath(f"{target} is outside the drive. Choose a folder under {root}.")
+                )
+            result = bounded(self.mountpoint, lambda: _enter_folder(target, root), FS_TIMEOUT)
+            if result.timed_out:
+                raise self._reject(StaleMount(f"The drive is not responding: could not open {target}."))
+            if result.error is not None:
+                raise self._reject(_path_error(target, result.error))
+            if add_to_sys_path:
+                self._set_sys_path(target)
+            self.cwd = os.getcwd()
+            self.error = ""
+            self._say(f"Working directory: {target}")
+            return target
+
+    def close(self) -> None:
+        """Release the backend's resources (the mount stays; mounts outlive kernels)."""
+        self.backend.close()
+
+    # -- internals ---------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _command(self, name: str) -> Iterator[None]:
+        if not self._lock.acquire(blocking=False):
+            raise Busy(f"Cannot {name} now: the drive is {self._state_text()}. Wait for it to finish.")
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    def _refresh(self) -> None:
+        self.cwd = os.getcwd()
+        if not self.backend.is_mounted(self.mountpoint):
+            self.problem = ""
+            self.state = "error" if self.state == "error" else "unmounted"
+            return
+        backend, mountpoint = self.backend, self.mountpoint
+
+        def look() -> str:
+            root = backend.root(mountpoint)
+            os.stat(root)
+            with os.scandir(root) as entries:
+                next(entries, None)
+            return root
+
+        result = bounded(mountpoint, look, REFRESH_TIMEOUT)
+        if result.ok and result.value:
+            self.root = result.value
+            self.problem = ""
+            self.state = "mounted"
+        else:
+            if result.timed_out:
+                self.problem = NOT_RESPONDING
+            elif result.error is not None and result.error.errno in _DISCONNECTED_ERRNOS:
+                self.problem = DISCONNECTED
+            else:
+                self.problem = result.error.strerror or str(result.error) if result.error else DISCONNECTED
+            self.state = "stale"
+
+    def _unmount(self, *, stale: bool) -> list[str]:
+        self._leave_drive()
+        self.state = "unmounting"
+        if not stale:
+            self._say("Writing pending changes to the drive before unmounting...")
+            self.backend.flush(self.mountpoint, progress=self._say)
+        lines = self.backend.unmount(self.mountpoint, stale=stale)
+        self._refresh()
+        if self.state not in ("unmounted", "error"):
+            raise UnmountError(f"The drive is still mounted at {self.mountpoint} after unmounting.")
+        self.state = "unmounted"
+        self.readonly = False
+        return lines
+
+    def _leave_drive(self) -> None:
+        """Never leave the kernel (or sys.path) inside a mount that is going away."""
+        cwd = os.getcwd()
+        if is_within(cwd, self.mountpoint) or (self.root and is_within(cwd, self.root)):
+            os.chdir(self._safe_dir)
+            self._say(f"Left the drive: working directory is now {self._safe_dir}")
+        self._set_sys_path(None)
+        self.cwd = os.getcwd()
+
+    def _set_sys_path(self, folder: str | None) -> None:
+        if self._sys_path_entry is not None and self._sys_path_entry in sys.path:
+            sys.path.remove(self._sys_path_entry)
+        self._sys_path_entry = None
+        if folder is not None and folder not in sys.path:
+            sys.path.insert(0, folder)
+            self._sys_path_entry = folder
+
+    def _fail(self, exc: BaseException, kind: type[DriveError], what: str) -> DriveError:
+        """Record a failed command, settle the state on the truth, and return the error to raise."""
+        error = exc if isinstance(exc, DriveError) else kind(f"{what}: {exc}")
+        if error is not exc:
+            error.__cause__ = exc
+        self.state = "error"
+        self._refresh()
+        self.error = str(error)
+        return error
+
+    def _reject(self, exc: DriveError) -> DriveError:
+        self.error = str(exc)
+        return exc
+
+    def _say(self, *lines: str) -> None:
+        self.message = "\n".join(line for line in lines if line)
+
+    def _stale_text(self) -> str:
+        if self.problem == NOT_RESPONDING:
+            return f"The drive at {self.mountpoint} is not responding."
+        return f"The drive at {self.mountpoint} is disconnected ({self.problem or DISCONNECTED})."
+
+    def _state_text(self) -> str:
+        return {"stale": f"stale ({self.problem})"}.get(self.state, self.state)
+
+    def __repr__(self) -> str:
+        return f"DriveController({self.backend!r}, mountpoint={self.mountpoint!r}, state={self.state!r})"
+
+
+def _enter_folder(target: str, root: str) -> None:
+    """Check and enter ``target`` (runs on a probe thread: it may touch a slow mount)."""
+    real, real_root = os.path.realpath(target), os.path.realpath(root)
+    if not os.path.lexists(target):
+        raise FileNotFoundError(errno.ENOENT, "No such folder", target)
+    if not os.path.isdir(target):
+        raise NotADirectoryError(errno.ENOTDIR, "Not a folder", target)
+    if not is_within(real, real_root):
+        raise OSError(errno.EXDEV, f"leads outside the drive (to {real})", target)
+    os.chdir(target)
+
+
+def _path_error(target: str, exc: OSError) -> DriveError:
+    if isinstance(exc, FileNotFoundError):
+        return InvalidPath(f"There is no folder {target} on the drive. Check the name or create it first.")
+    if isinstance(exc, NotADirectoryError):
+        return InvalidPath(f"{target} is a file, not a folder. Choose a folder.")
+    if isinstance(exc, PermissionError):
+        return InvalidPath(f"No permission to open {target}. Choose a folder you can read.")
+    if exc.errno == errno.EXDEV:
+        return InvalidPath(f"{target} {exc.strerror}. Choose a folder under the drive's root.")
+    if exc.errno in _DISCONNECTED_ERRNOS:
+        return StaleMount(f"The drive is disconnected: could not open {target} ({exc.strerror}).")
+    return InvalidPath(f"Cannot open {target}: {exc.strerror or exc}.")
