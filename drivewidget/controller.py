@@ -87,6 +87,22 @@ class DriveController(HasTraits):
         """Whether work saved in the working directory persists (it is on the drive)."""
         return is_within(self.cwd, self.root or self.mountpoint) or is_within(self.cwd, self.mountpoint)
 
+    def describe_state(self) -> str:
+        """The state in words, as the panel and ``python -m drivewidget status`` show it."""
+        mp = self.mountpoint
+        if self.state == "mounted":
+            suffix = " (read-only)" if self.readonly else ""
+            if self.root and not is_within(self.root, mp):
+                return f"Using {self.root} as the drive (nothing mounted from a cloud){suffix}"
+            return f"Mounted at {mp}{suffix}"
+        return {
+            "unmounted": "Not mounted",
+            "mounting": f"Mounting at {mp}...",
+            "unmounting": f"Unmounting {mp} (writing pending changes first)...",
+            "stale": self._stale_text(),
+            "error": f"Not mounted: the last command failed. {self.error}".strip(),
+        }[self.state]
+
     def refresh(self) -> str:
         """Re-read the real mount state (bounded in time) and return it."""
         if not self._lock.acquire(blocking=False):
@@ -113,6 +129,7 @@ class DriveController(HasTraits):
             if self.state in ("mounted", "stale"):
                 self._unmount(stale=self.state == "stale")
             try:
+                self.backend.check_available()
                 self.backend.validate_mountpoint(self.mountpoint)
                 self.state = "mounting"
                 self._say(f"Mounting {self.backend.describe()} at {self.mountpoint}...")
@@ -124,7 +141,7 @@ class DriveController(HasTraits):
                         f"{self._state_text()}. Try again, or unmount and mount."
                     )
             except Exception as exc:  # noqa: BLE001 - recorded, translated and re-raised
-                raise self._fail(exc, MountError, "Mount failed") from None
+                raise self._fail(exc, MountError, "Mount failed")  # noqa: B904 - cause set by _fail
             self.readonly = readonly
             self.error = ""
             self._say(*(lines or [f"Mounted at {self.mountpoint}"]))
@@ -140,7 +157,7 @@ class DriveController(HasTraits):
             try:
                 lines = self._unmount(stale=self.state == "stale")
             except Exception as exc:  # noqa: BLE001 - recorded, translated and re-raised
-                raise self._fail(exc, UnmountError, "Unmount failed") from None
+                raise self._fail(exc, UnmountError, "Unmount failed")  # noqa: B904 - cause set by _fail
             self.error = ""
             self._say(*(lines or ["Unmounted."]))
 

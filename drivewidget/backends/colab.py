@@ -1,0 +1,301 @@
+"""Google Colab's own Drive mount (``google.colab.drive``), behind the Backend contract.
+
+``google.colab`` exists only inside a Colab runtime (it is not installable from PyPI), so it
+is imported inside the methods that need it, never at import time. Facts about
+``drive.mount`` this backend works around (see DESIGN.md, "Colab"):
+
+- It kills every running Drive process BEFORE it validates the mountpoint, so a call it
+  rejects breaks an existing mount. The mountpoint is therefore validated here first, with
+  Colab's rules (no space; not a symlink, file or non-empty folder; parent exists).
+- It prints instead of returning ("Mounted at ...", "Drive already mounted at ..."): stdout
+  is captured and those lines are returned for the panel.
+- It asks the browser for authorisation through Colab's message channel and reads the answer
+  from the kernel's stdin socket, so it must run on the kernel's main thread
+  (``main_thread_only``). A refusal raises ``MessageError``; nobody answering (a frontend
+  that cannot show the prompt) ends, after ``timeout_ms``, in ``ValueError('mount failed')``;
+  a Drive process that never comes up ends in ``pexpect`` TIMEOUT after ``timeout_ms`` + 30 s.
+  All of these become typed :mod:`drivewidget.errors` with advice.
+- ``flush_and_unmount`` pushes pending writes and stops the Drive process, so :meth:`flush`
+  has nothing to do and :meth:`unmount` calls it; a stale mount (the Drive process died) is
+  detached lazily instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import threading
+import time
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any, ClassVar
+
+from ..errors import (
+    AuthError,
+    BackendUnavailable,
+    DriveError,
+    InvalidMountpoint,
+    MountError,
+    MountTimeout,
+    UnmountError,
+)
+from ..status.mounttable import find_mount
+from ._fuse import fuse_unmount
+from ._process import find_program, last_line, run
+from .base import Backend, Progress, check_mountpoint
+
+DEFAULT_MOUNTPOINT = "/content/drive"
+DEFAULT_TIMEOUT_MS = 120_000
+"""``drive.mount``'s own default: how long it waits for authorisation and for the Drive root."""
+PEXPECT_PAD_S = 30
+"""``drive.mount`` waits ``timeout_ms / 1000 + 30`` s for the Drive process before giving up."""
+UNMOUNT_GRACE_S = 5.0
+"""How long the Drive process may take to leave the mount table after ``flush_and_unmount``."""
+DRIVE_TIMEOUT_FAQ = "https://research.google.com/colaboratory/faq.html#drive-timeout"
+
+_ROOTS = ("MyDrive", "My Drive")  # "My Drive" is the legacy name
+
+
+class ColabBackend(Backend):
+    """Mount Google Drive with Colab's ``google.colab.drive`` (only inside Colab).
+
+    ``timeout_ms`` is passed to ``drive.mount``: Colab waits ``timeout_ms / 1000`` s for the
+    authorisation answer and for the first read of the Drive root. ``flush_timeout_ms``, when
+    given, limits ``flush_and_unmount`` (Colab's default is 24 hours).
+    """
+
+    name = "colab"
+    label = "Google Colab Drive"
+    main_thread_only = True
+    fstypes: ClassVar[tuple[str, ...]] = ("fuse.drive",)
+    """Colab's Drive shows as ``fuse.drive``. Tests add the type their stand-in produces
+    (rclone cannot set its FUSE subtype, so its mounts read ``fuse.rclone``)."""
+
+    def __init__(self, *, timeout_ms: int = DEFAULT_TIMEOUT_MS, flush_timeout_ms: int | None = None) -> None:
+        if int(timeout_ms) < 1000:
+            # Colab waits int(timeout_ms / 1000) s for the auth answer, and 0 means forever.
+            raise ValueError(f"timeout_ms must be at least 1000 (got {timeout_ms}).")
+        self.timeout_ms = int(timeout_ms)
+        self.flush_timeout_ms = flush_timeout_ms
+
+    # -- contract ------------------------------------------------------------------------
+
+    def check_available(self) -> None:
+        self._drive()
+
+    def default_mountpoint(self) -> str:
+        return DEFAULT_MOUNTPOINT
+
+    def describe(self) -> str:
+        return f"{self.label} (google.colab.drive, timeout {self.timeout_ms / 1000:g} s)"
+
+    def root(self, mountpoint: str) -> str:
+        for name in _ROOTS:
+            folder = os.path.join(mountpoint, name)
+            if os.path.isdir(folder):
+                return folder
+        return mountpoint
+
+    def resolve_mountpoint(self, mountpoint: str) -> str:
+        # Colab expands "~" and otherwise uses the path as given, so a relative path is
+        # relative to the kernel's working directory: make that explicit.
+        return os.path.abspath(os.path.expanduser(mountpoint))
+
+    def validate_mountpoint(self, mountpoint: str) -> None:
+        """Colab's checks, made BEFORE ``drive.mount`` (which kills Drive first, then checks)."""
+        if " " in mountpoint:
+            raise InvalidMountpoint(
+                f"Cannot mount at {mountpoint!r}: Colab's drive.mount refuses mountpoints that "
+                f"contain a space. Choose a path without spaces, e.g. {DEFAULT_MOUNTPOINT}."
+            )
+        if self.is_mounted(mountpoint):
+            return  # Drive itself is there: drive.mount reports it or (force) remounts it
+        check_mountpoint(mountpoint)
+
+    def mount(self, mountpoint: str, *, readonly: bool = False, force: bool = False) -> list[str]:
+        if threading.current_thread() is not threading.main_thread():
+            raise MountError(
+                "Colab's drive.mount must run on the kernel's main thread: it reads the "
+                "authorisation answer from the kernel and is not thread-safe. Call mount from a "
+                "cell or a button callback, not from a background thread."
+            )
+        drive = self._drive()
+        self.validate_mountpoint(mountpoint)
+        kwargs: dict[str, Any] = {"force_remount": force, "timeout_ms": self.timeout_ms}
+        if readonly:
+            kwargs["readonly"] = True  # only then: older runtimes have no such argument
+        started = time.monotonic()
+        try:
+            lines = _captured(drive.mount, mountpoint, **kwargs)
+        except _Failed as failed:
+            error = self._mount_error(failed.exc, mountpoint, time.monotonic() - started, failed.lines)
+            raise error from failed.exc
+        if any(line.startswith("Drive already mounted at") for line in lines):
+            lines.append("To mount it again from the panel, mount with force remount.")
+        return lines
+
+    def flush(self, mountpoint: str, progress: Progress = lambda _: None) -> None:
+        """Nothing to do: ``flush_and_unmount`` (called by :meth:`unmount`) pushes pending writes."""
+
+    def unmount(self, mountpoint: str, *, stale: bool = False) -> list[str]:
+        if stale:
+            _detach(mountpoint)
+            return [f"Detached the disconnected drive at {mountpoint}. Mount again to reconnect."]
+        drive = self._drive()
+        kwargs = {} if self.flush_timeout_ms is None else {"timeout_ms": self.flush_timeout_ms}
+        try:
+            lines = _captured(drive.flush_and_unmount, **kwargs)
+        except _Failed as failed:
+            raise _unmount_error(failed.exc, mountpoint, failed.lines) from failed.exc
+        if any(line.startswith("Drive not mounted") for line in lines):
+            # Colab saw no Drive mount at all: there was nothing to flush. Clear a leftover entry.
+            if find_mount(mountpoint) is not None:
+                _detach(mountpoint)
+                lines.append(f"Detached {mountpoint}.")
+            return lines
+        if not _gone(mountpoint, UNMOUNT_GRACE_S):
+            _detach(mountpoint)  # everything was pushed: detaching what is left loses nothing
+        return [*lines, f"Unmounted {mountpoint}; pending changes were written to Google Drive."]
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _drive(self) -> ModuleType:
+        try:
+            from google.colab import drive  # type: ignore[import-not-found, unused-ignore]
+        except ImportError as exc:
+            raise BackendUnavailable(
+                "Google Colab's drive module (google.colab.drive) cannot be imported, so this is "
+                "not a Colab runtime. Outside Colab use another backend: set DRIVEWIDGET_BACKEND to "
+                f"rclone, ocamlfuse or local. ({exc})"
+            ) from exc
+        except Exception as exc:
+            raise BackendUnavailable(f"google.colab.drive failed to import: {exc!r}") from exc
+        return drive  # type: ignore[no-any-return]
+
+    def _cell(self, mountpoint: str) -> str:
+        return f'`from google.colab import drive; drive.mount("{mountpoint}")`'
+
+    def _mount_error(
+        self, exc: BaseException, mountpoint: str, elapsed: float, printed: list[str]
+    ) -> DriveError:
+        text = str(exc).strip()
+        auth_wait = self.timeout_ms // 1000
+        cell = self._cell(mountpoint)
+        also = f" Colab printed: {' / '.join(printed)}" if printed else ""
+        if _is(exc, "google.colab", "MessageError"):
+            return AuthError(
+                f"Google Drive access was not granted (Colab: {text or 'authorisation refused'}). "
+                "Click Mount again and allow access in the pop-up, with the Google account you use "
+                f"in Colab. If no pop-up appears, run {cell} in a cell once, then use the panel."
+            )
+        if _is(exc, "pexpect", "TIMEOUT"):
+            return MountTimeout(
+                f"Google Drive did not come up within {self.timeout_ms / 1000 + PEXPECT_PAD_S:g} s "
+                f"(timeout_ms={self.timeout_ms} plus Colab's {PEXPECT_PAD_S} s). The Drive process "
+                "may still be starting: wait a minute and click Mount again; if it keeps failing, "
+                "restart the runtime (Runtime > Restart session) and mount again."
+            )
+        if isinstance(exc, NotImplementedError):
+            return BackendUnavailable(f"Colab's drive.mount cannot run here: {text}")
+        if isinstance(exc, TypeError) and "readonly" in text:
+            return MountError(
+                "This Colab runtime's drive.mount has no read-only option. Mount without read-only."
+            )
+        if isinstance(exc, ValueError):
+            if text.startswith("Mountpoint must"):
+                return InvalidMountpoint(f"Colab refused the mountpoint {mountpoint}: {text}.")
+            if "timeout during initial read of root folder" in text:
+                return MountTimeout(
+                    f"Google Drive timed out reading the top folder of your Drive within "
+                    f"{self.timeout_ms / 1000:g} s. This happens when very many files or folders sit "
+                    "directly in My Drive, or when Drive is slow. Click Mount again: a retry often "
+                    "succeeds, because each attempt caches part of the listing. If it keeps failing, "
+                    "move items from the top of My Drive into subfolders, or raise timeout_ms "
+                    f"(ColabBackend(timeout_ms=...)). See {DRIVE_TIMEOUT_FAQ}"
+                )
+            if text.startswith("mount failed"):
+                if "oauth" in text:
+                    return AuthError(f"Google Drive refused the authorisation ({text}). Click Mount again.")
+                if elapsed >= auth_wait:
+                    return AuthError(
+                        f"Mounting failed after {elapsed:.0f} s: nobody answered Colab's Google Drive "
+                        f"sign-in prompt within {auth_wait} s (timeout_ms={self.timeout_ms}), so Drive "
+                        "started without access. This frontend may be unable to show the prompt (e.g. "
+                        f"VS Code or a plain Jupyter page). Run {cell} in a cell once in the Colab web "
+                        f"page and allow access, then use the panel.{also}"
+                    )
+                return MountError(
+                    f"Google Drive could not be mounted (Colab: {text}). Click Mount again; if it keeps "
+                    f"failing, restart the runtime, run {cell} in a cell and follow its prompts.{also}"
+                )
+            if "Drive File Stream" in text:
+                return AuthError(
+                    f"Your Google Workspace administrator has disabled Drive for this account ({text}). "
+                    "Use another Google account or ask your administrator."
+                )
+        return MountError(f"Google Drive could not be mounted: {text or type(exc).__name__}.{also}")
+
+
+class _Failed(Exception):
+    def __init__(self, exc: Exception, lines: list[str]) -> None:
+        super().__init__(str(exc))
+        self.exc, self.lines = exc, lines
+
+
+def _captured(fn: Callable[..., object], *args: object, **kwargs: object) -> list[str]:
+    """Call ``fn`` with stdout captured; return the printed lines (raise them within :class:`_Failed`)."""
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            fn(*args, **kwargs)
+    except Exception as exc:
+        raise _Failed(exc, _lines(out.getvalue())) from exc
+    return _lines(out.getvalue())
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _is(exc: BaseException, module: str, name: str) -> bool:
+    """Whether ``exc`` is of a class ``name`` from ``module`` (without importing that module)."""
+    return any(cls.__name__ == name and cls.__module__.startswith(module) for cls in type(exc).__mro__)
+
+
+def _unmount_error(exc: Exception, mountpoint: str, printed: list[str]) -> DriveError:
+    text = str(exc).strip()
+    if isinstance(exc, NotImplementedError):
+        return BackendUnavailable(f"Colab's flush_and_unmount cannot run here: {text}")
+    if isinstance(exc, ValueError) and "flush_and_unmount failed" in text:
+        return UnmountError(
+            f"Google Drive could not write pending changes, so {mountpoint} stays mounted and "
+            "nothing is lost. Wait a moment and click Unmount again; keep the runtime running "
+            "until it succeeds."
+        )
+    also = f" Colab printed: {' / '.join(printed)}" if printed else ""
+    return UnmountError(
+        f"Unmounting Google Drive failed ({text or type(exc).__name__}); {mountpoint} stays mounted.{also}"
+    )
+
+
+def _gone(mountpoint: str, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while find_mount(mountpoint) is not None:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _detach(mountpoint: str) -> None:
+    """Lazily unmount a stale (or already flushed) Drive mount: ``fusermount -uz``, else ``umount -l``."""
+    try:
+        fuse_unmount(mountpoint, lazy=True)
+        return
+    except BackendUnavailable:
+        pass  # no fusermount here; root can still detach with umount
+    result = run([find_program("umount") or "umount", "-l", mountpoint], timeout=15)
+    if result.returncode != 0 and find_mount(mountpoint) is not None:
+        reason = last_line(result.stderr) or f"exit status {result.returncode}"
+        raise UnmountError(f"Cannot detach {mountpoint}: {reason}. Restart the runtime to clear it.")
