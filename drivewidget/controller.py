@@ -99,7 +99,7 @@ class DriveController(HasTraits):
             "unmounted": "Not mounted",
             "mounting": f"Mounting at {mp}...",
             "unmounting": f"Unmounting {mp} (writing pending changes first)...",
-            "stale": self._stale_text(),
+            "stale": f"Stale mount at {mp}: {self.problem or DISCONNECTED}. Unmount to recover.",
             "error": f"Not mounted: the last command failed. {self.error}".strip(),
         }[self.state]
 
@@ -287,7 +287,9 @@ class DriveController(HasTraits):
     def _stale_text(self) -> str:
         if self.problem == NOT_RESPONDING:
             return f"The drive at {self.mountpoint} is not responding."
-        return f"The drive at {self.mountpoint} is disconnected ({self.problem or DISCONNECTED})."
+        if self.problem in ("", DISCONNECTED):
+            return f"The drive at {self.mountpoint} is disconnected."
+        return f"The drive at {self.mountpoint} is disconnected ({self.problem})."
 
     def _state_text(self) -> str:
         return {"stale": f"stale ({self.problem})"}.get(self.state, self.state)

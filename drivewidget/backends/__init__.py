@@ -28,6 +28,7 @@ __all__ = [
     "LocalBackend",
     "OcamlfuseBackend",
     "RcloneBackend",
+    "UnavailableBackend",
     "available_backends",
     "create_backend",
     "detect_backend",
@@ -59,7 +60,7 @@ BACKENDS: dict[str, BackendInfo] = {
     ),
     "ocamlfuse": BackendInfo(
         "ocamlfuse", ".ocamlfuse", "OcamlfuseBackend",
-        "Install google-drive-ocamlfuse (e.g. from its Ubuntu PPA) and apt-get install fuse3.",
+        "google-drive-ocamlfuse is not in Debian: install it from ppa:alessandro-strada/ppa (Ubuntu) or with `opam install google-drive-ocamlfuse`, plus apt-get install fuse3. DRIVEWIDGET_SOURCE is its -label.",
     ),
     "local": BackendInfo("local", ".local", "LocalBackend", "Always available: no cloud account needed."),
 }
@@ -101,6 +102,31 @@ def detect_backend() -> Backend:
     if in_colab():
         return create_backend("colab")
     return create_backend("local", source)
+
+
+class UnavailableBackend(Backend):
+    """Stands in when the configured backend cannot even be built, so a UI can still explain why."""
+
+    name = "unavailable"
+    label = "No backend"
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def describe(self) -> str:
+        return f"No usable backend: {self.reason}"
+
+    def check_available(self) -> None:
+        raise BackendUnavailable(self.reason)
+
+    def is_mounted(self, mountpoint: str) -> bool:
+        return False
+
+    def mount(self, mountpoint: str, *, readonly: bool = False, force: bool = False) -> list[str]:
+        raise BackendUnavailable(self.reason)
+
+    def unmount(self, mountpoint: str, *, stale: bool = False) -> list[str]:
+        raise BackendUnavailable(self.reason)
 
 
 def available_backends() -> dict[str, str]:
