@@ -1,0 +1,1 @@
+"""Widgets: render controller state and status samples, forward clicks. Nothing here mounts."""

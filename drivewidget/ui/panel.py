@@ -1,0 +1,306 @@
+"""DrivePanel: the one widget users display. It renders controller state and forwards clicks.
+
+All decisions (what is mounted, what a click does to the drive) live in the
+:class:`~drivewidget.controller.DriveController`; the panel observes its traits, so changes
+made from code in another cell show up here too.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from typing import Any
+
+import ipywidgets as widgets
+
+from ..backends import UnavailableBackend
+from ..controller import DriveController
+from ..errors import DriveError, InvalidPath
+from ..remember import RememberedFolder
+from ..status.sample import StatusSampler
+from .actions import ActionRunner, explain
+from .chooser import DriveFolderChooser
+from .live import DEFAULT_INTERVAL, LiveUpdater
+from .message import MessageBox
+from .status_view import GpuView, StatusView
+
+_STATE_STYLE = {
+    "mounted": ("#26a269", "●"),
+    "unmounted": ("#77767b", "○"),
+    "mounting": ("#1a5fb4", "◌"),
+    "unmounting": ("#1a5fb4", "◌"),
+    "stale": ("#c64600", "⚠"),
+    "error": ("#c01c28", "✖"),
+}
+
+
+def _controller_or_explanation() -> DriveController:
+    """The auto-detected controller, or one that explains why no backend could be built."""
+    try:
+        return DriveController()
+    except DriveError as exc:
+        return DriveController(UnavailableBackend(str(exc)), mountpoint=os.path.expanduser("~/drive"))
+
+
+class DrivePanel(widgets.VBox):
+    """Mount/Unmount, a folder chooser that sets the working directory, and live status."""
+
+    def __init__(
+        self,
+        controller: DriveController | None = None,
+        *,
+        refresh_interval: float = DEFAULT_INTERVAL,
+        live: bool = True,
+        sampler: StatusSampler | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.controller = controller if controller is not None else _controller_or_explanation()
+        ctrl = self.controller
+        self.message = MessageBox()
+        self._actions = ActionRunner(self.message.show)
+
+        self.mount_button = widgets.Button(
+            description="Mount", icon="plug", button_style="primary", tooltip="Mount the drive"
+        )
+        self.unmount_button = widgets.Button(
+            description="Unmount", icon="eject", tooltip="Write pending changes, then unmount"
+        )
+        self.refresh_button = widgets.Button(
+            icon="refresh", tooltip="Re-read the mount state", layout=widgets.Layout(width="40px")
+        )
+        self.readonly_box = widgets.Checkbox(description="Read-only", indent=False, layout={"width": "auto"})
+        self.force_box = widgets.Checkbox(description="Force remount", indent=False, layout={"width": "auto"})
+        self.sys_path_box = widgets.Checkbox(
+            description="Also add the folder to sys.path", indent=False, layout={"width": "auto"}
+        )
+        self.state_view = widgets.HTML()
+        self.cwd_view = widgets.HTML()
+        self.status = StatusView()
+        self.gpu = GpuView()
+        self.live_button = widgets.ToggleButton(
+            value=live, icon="pause" if live else "play", tooltip="Pause or resume live updates",
+            layout=widgets.Layout(width="40px"),
+        )
+        self.sampler = sampler if sampler is not None else StatusSampler(ctrl)
+        self.live = LiveUpdater(self._tick, refresh_interval)
+        self.chooser = DriveFolderChooser(None, on_message=self.message.show)
+        self.chooser.on_choose(self._choose)
+        self._remembered = RememberedFolder()
+        self._choose_error: DriveError | None = None
+        self._chose = False
+        self._mount_note = ""
+
+        self.mount_button.on_click(lambda _: self._mount())
+        self.unmount_button.on_click(lambda _: self._unmount())
+        self.refresh_button.on_click(lambda _: self.refresh())
+        self.live_button.observe(self._on_live_toggle, names="value")
+        self.force_box.observe(lambda _: self._render(), names="value")
+        ctrl.observe(self._on_controller, names=["state", "problem", "readonly", "root"])
+        ctrl.observe(self._on_text, names=["message", "error"])
+        ctrl.observe(lambda _: self._render_cwd(), names="cwd")
+
+        title = widgets.HTML(
+            f"<b>Drive</b> <span style='color:#77767b'>{html.escape(ctrl.backend.describe())}</span>"
+        )
+        buttons = widgets.HBox([self.mount_button, self.unmount_button, self.refresh_button, self.live_button])
+        options = widgets.HBox([self.readonly_box, self.force_box])
+        super().__init__(
+            [title, self.state_view, buttons, options, self.chooser, self.sys_path_box,
+             self.cwd_view, self.message, self.status, self.gpu],
+            **kwargs,
+        )  # fmt: skip
+        self.add_class("drivewidget-panel")
+        self._check_backend()
+        self._on_controller()
+        self._on_text()
+        self.live.tick_now()
+        if live:
+            self.live.start()
+
+    # -- user actions ------------------------------------------------------------
+
+    def _inline(self) -> bool:
+        return self.controller.backend.main_thread_only
+
+    def _mount(self) -> None:
+        ctrl = self.controller
+        if ctrl.busy:
+            self.message.show(f"Please wait: the drive is {ctrl.state}.", "warning")
+            return
+        readonly, force = self.readonly_box.value, self.force_box.value
+        self._actions.run(lambda: ctrl.mount(readonly=readonly, force=force), name="mount", inline=self._inline())
+
+    def _unmount(self) -> None:
+        ctrl = self.controller
+        if ctrl.busy:
+            self.message.show(f"Please wait: the drive is {ctrl.state}.", "warning")
+            return
+        self._actions.run(ctrl.unmount, name="unmount", inline=self._inline())
+
+    def refresh(self) -> None:
+        """Re-read the mount state, take a status sample and redraw (the Refresh button)."""
+        self.live.tick_now()
+
+    def pause(self) -> None:
+        """Stop live updates (the Refresh button still works)."""
+        self.live_button.value = False
+
+    def resume(self) -> None:
+        self.live_button.value = True
+
+    def _on_live_toggle(self, change: dict[str, Any]) -> None:
+        self.live_button.icon = "pause" if change["new"] else "play"
+        if change["new"]:
+            self.live.start()
+            self.live.resume()
+        else:
+            self.live.pause()
+
+    def _tick(self) -> None:
+        self.controller.refresh()
+        sample = self.sampler.sample()
+        self.status.update(sample)
+        self.gpu.update(sample, self.sampler.history)
+        self._render()
+
+    def select(self, path: str | os.PathLike[str]) -> str:
+        """Choose a folder as if clicked in the chooser: chdir, remember, show.
+
+        Returns the new working directory; a folder that cannot be used raises the
+        :class:`~drivewidget.errors.DriveError` shown in :attr:`message`.
+        """
+        self._choose_error = None
+        self._chose = False
+        try:
+            if self.controller.state != "mounted":
+                self.controller.chdir(path)  # raises the explanation (not mounted, stale)
+            self.chooser.select(os.fspath(path))
+        except DriveError as exc:
+            self.message.show(explain(exc), "error")
+            raise
+        if self._choose_error is not None:
+            raise self._choose_error
+        if not self._chose:  # the chooser refused it and said why
+            raise InvalidPath(self.chooser.error or self.message.text or f"Cannot choose {path}.")
+        return self.controller.cwd
+
+    def wait(self, timeout: float | None = 60) -> None:
+        """Wait for a running Mount/Unmount to finish (for scripts and tests)."""
+        self._actions.wait(timeout)
+
+    def _choose(self, path: str) -> None:
+        ctrl = self.controller
+        self._chose = True
+        self._choose_error = None
+        try:
+            target = ctrl.chdir(path, add_to_sys_path=self.sys_path_box.value)
+        except DriveError as exc:
+            self._choose_error = exc
+            self.message.show(explain(exc), "error")
+            return
+        note = self._remembered.save(ctrl, target)
+        text = f"Working directory: {target}" + (f" ({note})" if note else "")
+        self.message.show(text, "success")
+
+    # -- rendering ---------------------------------------------------------------
+
+    def _check_backend(self) -> None:
+        try:
+            self.controller.backend.check_available()
+            self._unavailable = ""
+        except DriveError as exc:
+            self._unavailable = explain(exc)
+            self.message.show(self._unavailable, "error")
+
+    def _on_controller(self, change: dict[str, Any] | None = None) -> None:
+        if change is not None and change["name"] == "state":
+            self.sampler.invalidate()
+            if change["new"] == "mounted":
+                self._after_mount()
+            elif change["old"] == "mounted" or change["new"] in ("unmounted", "error"):
+                self._mount_note = ""
+                self.chooser.set_root(None)
+        self._render()
+
+    def _after_mount(self) -> None:
+        ctrl = self.controller
+        self.chooser.set_root(ctrl.root)
+        offer = self._remembered.offer(ctrl)
+        if offer.folder:
+            self.chooser.set_remembered(offer.folder)
+        self._mount_note = offer.note
+
+    def _on_text(self, change: dict[str, Any] | None = None) -> None:
+        ctrl = self.controller
+        if ctrl.error:
+            self.message.show(ctrl.error, "error")
+        elif ctrl.message:
+            note = self._mount_note if ctrl.state == "mounted" and ctrl.message.startswith(("Mounted", "Using")) else ""
+            self.message.show("\n".join(filter(None, [ctrl.message, note])), "info" if ctrl.busy else "success")
+
+    def _render(self) -> None:
+        ctrl = self.controller
+        state, force = ctrl.state, self.force_box.value
+        mounted_like = state in ("mounted", "stale")
+        self.mount_button.disabled = bool(self._unavailable) or ctrl.busy or (mounted_like and not force)
+        self.mount_button.description = (
+            "Mounting..." if state == "mounting" else ("Remount" if mounted_like and force else "Mount")
+        )
+        self.mount_button.icon = "spinner spin" if state == "mounting" else "plug"
+        self.unmount_button.disabled = not mounted_like
+        self.unmount_button.description = "Unmounting..." if state == "unmounting" else "Unmount"
+        self.unmount_button.icon = "spinner spin" if state == "unmounting" else "eject"
+        self.unmount_button.button_style = "warning" if state == "stale" else ""
+        self.readonly_box.disabled = self.force_box.disabled = ctrl.busy
+        self.chooser.disabled = state != "mounted"
+        self.sys_path_box.disabled = state != "mounted"
+        colour, mark = _STATE_STYLE[state]
+        words = html.escape(ctrl.describe_state())
+        hint = _state_hint(ctrl)
+        hint_html = f"<br><span style='color:#77767b'>{html.escape(hint)}</span>" if hint else ""
+        _set(self.state_view, f"<span style='color:{colour}'>{mark} {words}</span>{hint_html}")
+        self._render_cwd()
+
+    def _render_cwd(self) -> None:
+        ctrl = self.controller
+        cwd = html.escape(ctrl.cwd)
+        if ctrl.state == "mounted" and ctrl.cwd_on_drive:
+            badge = "<span style='color:#26a269'>on the drive: saved work persists</span>"
+        else:
+            badge = (
+                "<span style='color:#a05a00'>on this machine's own disk: files saved here are lost "
+                "when the VM resets</span>"
+            )
+        _set(self.cwd_view, f"Working directory: <code>{cwd}</code> ({badge})")
+
+    def close(self) -> None:
+        """Stop live updates and observing the controller, and close every child widget."""
+        self.live.stop()
+        for handler, names in (
+            (self._on_controller, ["state", "problem", "readonly", "root"]),
+            (self._on_text, ["message", "error"]),
+        ):
+            try:
+                self.controller.unobserve(handler, names=names)
+            except ValueError:
+                pass
+        for child in self.children:
+            child.close()
+        super().close()
+
+
+def _set(widget: widgets.HTML, value: str) -> None:
+    """Write a widget value only when it changed (no comm message otherwise)."""
+    if widget.value != value:
+        widget.value = value
+
+
+def _state_hint(ctrl: DriveController) -> str:
+    if ctrl.state == "unmounted":
+        return "Click Mount to use the drive; the folder chooser works once it is mounted."
+    if ctrl.state == "stale":
+        return "Click Unmount to clear the broken mount, then Mount again."
+    if ctrl.state == "error":
+        return "Fix the problem below and click Mount to try again."
+    return ""
+

@@ -1,0 +1,243 @@
+"""DrivePanel widget tests: clicks and selections, asserted on controller state, cwd and messages."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from drivewidget import DriveController, DrivePanel
+from drivewidget.backends import UnavailableBackend
+from drivewidget.errors import AuthError, DriveError, InvalidMountpoint, NotMounted, UnmountError
+from drivewidget.settings import SETTINGS_NAME
+from drivewidget.testing import FakeBackend
+
+
+@pytest.fixture
+def panel(controller: DriveController) -> DrivePanel:
+    panel = DrivePanel(controller)
+    yield panel
+    panel.close()
+
+
+def click(panel: DrivePanel, button: str) -> None:
+    getattr(panel, button).click()
+    panel.wait()
+
+
+def test_initial_state_unmounted(panel: DrivePanel) -> None:
+    assert "Not mounted" in panel.state_view.value
+    assert not panel.mount_button.disabled
+    assert panel.unmount_button.disabled
+    assert panel.chooser.disabled
+    assert "lost when the VM resets" in panel.cwd_view.value
+
+
+def test_mount_click(panel: DrivePanel, fake_backend: FakeBackend) -> None:
+    click(panel, "mount_button")
+    ctrl = panel.controller
+    assert ctrl.state == "mounted"
+    assert f"Mounted at {ctrl.mountpoint}" in panel.state_view.value
+    assert "Mounted at" in panel.message
+    assert panel.message.level == "success"
+    assert panel.mount_button.disabled and not panel.unmount_button.disabled
+    assert not panel.chooser.disabled
+
+
+def test_unmount_click_moves_cwd_out(panel: DrivePanel) -> None:
+    click(panel, "mount_button")
+    panel.select(os.path.join(panel.controller.root, "project"))
+    assert "on the drive" in panel.cwd_view.value
+    click(panel, "unmount_button")
+    assert panel.controller.state == "unmounted"
+    assert not os.getcwd().startswith(panel.controller.root)
+    assert "Not mounted" in panel.state_view.value
+    assert panel.chooser.disabled
+
+
+def test_panel_follows_controller_driven_from_code(panel: DrivePanel) -> None:
+    panel.controller.mount()
+    assert "Mounted at" in panel.state_view.value
+    assert not panel.unmount_button.disabled
+    panel.controller.unmount()
+    assert "Not mounted" in panel.state_view.value
+
+
+def test_buttons_show_progress_and_ignore_double_clicks(panel: DrivePanel, fake_backend: FakeBackend) -> None:
+    gate = threading.Event()
+    fake_backend.mount_delay = gate
+    panel.mount_button.click()
+    deadline = time.monotonic() + 5
+    while panel.controller.state != "mounting" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert panel.mount_button.disabled and panel.mount_button.description == "Mounting..."
+    assert "spinner" in panel.mount_button.icon
+    assert panel.unmount_button.disabled
+    panel.mount_button.click()  # a queued second click arrives anyway
+    assert "Please wait" in panel.message
+    gate.set()
+    panel.wait()
+    assert fake_backend.calls == ["mount"]
+    assert panel.controller.state == "mounted"
+
+
+def test_force_remount_option(panel: DrivePanel, fake_backend: FakeBackend) -> None:
+    click(panel, "mount_button")
+    assert panel.mount_button.disabled
+    panel.force_box.value = True
+    assert not panel.mount_button.disabled and panel.mount_button.description == "Remount"
+    click(panel, "mount_button")
+    assert fake_backend.calls == ["mount", "flush", "unmount", "mount"]
+
+
+def test_readonly_option(panel: DrivePanel) -> None:
+    panel.readonly_box.value = True
+    click(panel, "mount_button")
+    assert panel.controller.readonly
+    assert "read-only" in panel.state_view.value
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        AuthError("Authorisation was refused. Run drive.mount once in a cell."),
+        InvalidMountpoint("Cannot mount at /x: the folder already contains files."),
+        RuntimeError("segfault in the cloud"),
+    ],
+)
+def test_failing_backend_gives_message_not_traceback(
+    panel: DrivePanel, fake_backend: FakeBackend, failure: Exception, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_backend.fail_mount = failure  # type: ignore[assignment]
+    click(panel, "mount_button")  # must not raise
+    assert panel.message.level == "error"
+    assert str(failure) in panel.message
+    assert "Traceback" not in panel.message.text
+    assert panel.controller.state == "error"
+    assert not panel.mount_button.disabled  # retry is possible
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_unmount_failure_keeps_mount_and_says_so(panel: DrivePanel, fake_backend: FakeBackend) -> None:
+    click(panel, "mount_button")
+    fake_backend.fail_flush = UnmountError("2 files are still uploading; the drive stays mounted.")
+    click(panel, "unmount_button")
+    assert panel.controller.state == "mounted"
+    assert "still uploading" in panel.message and panel.message.level == "error"
+
+
+def test_stale_mount_explained_and_recovered(panel: DrivePanel, fake_backend: FakeBackend) -> None:
+    click(panel, "mount_button")
+    fake_backend.stale = True
+    click(panel, "refresh_button")
+    assert panel.controller.state == "stale"
+    assert "disconnected" in panel.state_view.value
+    assert "Click Unmount" in panel.state_view.value
+    assert panel.mount_button.disabled and not panel.unmount_button.disabled
+    assert panel.chooser.disabled
+    click(panel, "unmount_button")
+    click(panel, "mount_button")
+    assert panel.controller.state == "mounted"
+
+
+def test_hung_drive_refresh_says_not_responding(panel: DrivePanel, fake_backend: FakeBackend) -> None:
+    click(panel, "mount_button")
+    fake_backend.hang.clear()
+    try:
+        started = time.monotonic()
+        click(panel, "refresh_button")
+        assert time.monotonic() - started < 1.0
+        assert "not responding" in panel.state_view.value
+    finally:
+        fake_backend.hang.set()
+
+
+def test_unavailable_backend_lists_what_works(restore_cwd: None) -> None:
+    ctrl = DriveController(UnavailableBackend("rclone is not installed."), mountpoint="/tmp/x-none")
+    panel = DrivePanel(ctrl)
+    assert panel.mount_button.disabled
+    assert "rclone is not installed" in panel.message
+    assert "Backends that work here:" in panel.message and "local" in panel.message.text
+    panel.close()
+
+
+def test_bad_environment_still_builds_a_panel(monkeypatch: pytest.MonkeyPatch, restore_cwd: None) -> None:
+    monkeypatch.setenv("DRIVEWIDGET_BACKEND", "dropbox")
+    panel = DrivePanel()
+    assert "Unknown backend 'dropbox'" in panel.message
+    assert panel.mount_button.disabled
+    click(panel, "mount_button")
+    panel.close()
+
+
+class TestSelect:
+    def test_select_changes_cwd_and_remembers(self, panel: DrivePanel) -> None:
+        click(panel, "mount_button")
+        root = panel.controller.root
+        panel.select(os.path.join(root, "project", "data"))
+        assert os.getcwd() == os.path.join(root, "project", "data")
+        assert panel.message.level == "success"
+        settings = Path(root, SETTINGS_NAME)
+        assert json.loads(settings.read_text())["last_folder"] == os.path.join("project", "data")
+        assert settings.stat().st_mode & 0o777 == 0o600
+
+    def test_sys_path_option(self, panel: DrivePanel) -> None:
+        import sys
+
+        click(panel, "mount_button")
+        panel.sys_path_box.value = True
+        panel.select(os.path.join(panel.controller.root, "project"))
+        assert sys.path[0] == os.path.join(panel.controller.root, "project")
+
+    @pytest.mark.parametrize(
+        ("relative", "words"),
+        [("missing", "no folder"), ("project/notes.txt", "is a file"), ("..", "outside the drive")],
+    )
+    def test_bad_selection_is_explained(self, panel: DrivePanel, relative: str, words: str) -> None:
+        click(panel, "mount_button")
+        before = os.getcwd()
+        with pytest.raises(DriveError):
+            panel.select(os.path.normpath(os.path.join(panel.controller.root, relative)))
+        assert words in panel.message.text.lower() or words in panel.message.text
+        assert panel.message.level == "error"
+        assert os.getcwd() == before
+
+    def test_select_when_unmounted_is_refused(self, panel: DrivePanel) -> None:
+        with pytest.raises(NotMounted):
+            panel.select(os.path.join(panel.controller.root, "project"))
+        assert "Mount the drive" in panel.message
+
+    def test_remembered_folder_offered_after_next_mount(
+        self, controller: DriveController, fake_backend: FakeBackend
+    ) -> None:
+        first = DrivePanel(controller)
+        click(first, "mount_button")
+        first.select(os.path.join(controller.root, "project"))
+        click(first, "unmount_button")
+        first.close()
+        second = DrivePanel(controller)  # e.g. after a VM reset: the setting lives in the drive
+        click(second, "mount_button")
+        assert "Last time you worked in" in second.message
+        assert second.chooser.remembered == os.path.join(controller.root, "project")
+        second.close()
+
+    def test_missing_remembered_folder_is_dropped(
+        self, controller: DriveController, fake_backend: FakeBackend
+    ) -> None:
+        Path(fake_backend.folder, SETTINGS_NAME).write_text(json.dumps({"last_folder": "gone/away"}))
+        panel = DrivePanel(controller)
+        click(panel, "mount_button")
+        assert "no longer exists" in panel.message
+        assert json.loads(Path(fake_backend.folder, SETTINGS_NAME).read_text())["last_folder"] is None
+        panel.close()
+
+
+def test_close_stops_observing(controller: DriveController) -> None:
+    panel = DrivePanel(controller)
+    panel.close()
+    controller.mount()  # must not touch closed widgets
+    assert controller.state == "mounted"
