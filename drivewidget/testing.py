@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 
 from .backends.base import Backend, Progress
 from .errors import DriveError
+from .status._fake_nvml import FakeGPU, FakeNVML, FakeProcess
+
+__all__ = ["FakeBackend", "FakeGPU", "FakeNVML", "FakeProcess"]
 
 
 @dataclass

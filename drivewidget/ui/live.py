@@ -17,6 +17,7 @@ the kernel (daemon thread, stopped at interpreter exit).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import contextvars
 import logging
 import threading
@@ -117,10 +118,8 @@ class LiveUpdater:
     def _unregister_cell_hook(self) -> None:
         shell, self._ipython = self._ipython, None
         if shell is not None:
-            try:
+            with contextlib.suppress(ValueError):
                 shell.events.unregister("post_run_cell", self._after_cell)
-            except ValueError:
-                pass
 
 
 def running_updaters() -> list[LiveUpdater]:

@@ -7,6 +7,7 @@ made from code in another cell show up here too.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 from typing import Any
@@ -280,10 +281,8 @@ class DrivePanel(widgets.VBox):
             (self._on_controller, ["state", "problem", "readonly", "root"]),
             (self._on_text, ["message", "error"]),
         ):
-            try:
+            with contextlib.suppress(ValueError):
                 self.controller.unobserve(handler, names=names)
-            except ValueError:
-                pass
         for child in self.children:
             child.close()
         super().close()
