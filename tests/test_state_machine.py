@@ -1,0 +1,172 @@
+"""Property-based test: random clicks, commands and faults never break the controller's promises.
+
+Drives a DrivePanel (clicks, selections) and its controller (scripted calls) over a
+FakeBackend that can fail, hang, go stale or be unmounted behind our back.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from drivewidget import DriveController, DriveError, DrivePanel
+from drivewidget.controller import STATES
+from drivewidget.errors import AuthError, MountError, UnmountError
+from drivewidget.status.mounttable import is_within
+from drivewidget.testing import FakeBackend
+
+FOLDERS = ["project", "project/data", "missing", "project/notes.txt", "..", "/"]
+FAILURES = [None, AuthError("Authorisation was refused."), MountError("mount failed"), RuntimeError("boom")]
+
+
+class PanelMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.home = os.getcwd()
+        self.folder = tempfile.mkdtemp(prefix="dw-sm-")
+        os.makedirs(os.path.join(self.folder, "project", "data"))
+        with open(os.path.join(self.folder, "project", "notes.txt"), "w") as handle:
+            handle.write("x")
+        self.backend = FakeBackend(self.folder)
+        self.ctrl = DriveController(self.backend)
+        self.panel = DrivePanel(self.ctrl, live=False)
+
+    def teardown(self) -> None:
+        self.backend.hang.set()
+        self.panel.close()
+        os.chdir(self.home)
+        import shutil
+
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    # -- user actions --------------------------------------------------------------
+
+    @rule(readonly=st.booleans(), force=st.booleans(), failure=st.sampled_from(FAILURES))
+    def click_mount(self, readonly: bool, force: bool, failure: Exception | None) -> None:
+        self.backend.fail_mount = failure  # type: ignore[assignment]
+        self.panel.readonly_box.value, self.panel.force_box.value = readonly, force
+        self.panel.mount_button.click()  # a click never raises
+        self.panel.wait()
+        self.backend.fail_mount = None
+        if failure is not None and self.backend.calls and self.backend.calls[-1] == "mount":
+            assert self.panel.message.text
+
+    @rule(fail_flush=st.booleans())
+    def click_unmount(self, fail_flush: bool) -> None:
+        if fail_flush:
+            self.backend.fail_flush = UnmountError("3 files are still uploading; the drive stays mounted.")
+        self.panel.unmount_button.click()
+        self.panel.wait()
+        self.backend.fail_flush = None
+
+    @rule()
+    def double_click_mount(self) -> None:
+        gate = threading.Event()
+        self.backend.mount_delay = gate
+        self.panel.mount_button.click()
+        self.panel.mount_button.click()
+        gate.set()
+        self.panel.wait()
+        self.backend.mount_delay = None
+
+    @rule(folder=st.sampled_from(FOLDERS), add=st.booleans())
+    def select(self, folder: str, add: bool) -> None:
+        self.panel.sys_path_box.value = add
+        try:
+            self.panel.select(os.path.join(self.ctrl.root, folder))
+        except DriveError:
+            assert self.panel.message.text and self.panel.message.level == "error"
+
+    @rule(folder=st.sampled_from(FOLDERS))
+    def scripted_chdir(self, folder: str) -> None:
+        try:
+            self.ctrl.chdir(folder)
+        except DriveError as exc:
+            assert str(exc) and self.ctrl.error
+
+    @rule()
+    def scripted_unmount(self) -> None:
+        try:
+            self.ctrl.unmount()
+        except DriveError:
+            assert self.ctrl.error
+
+    @rule()
+    def click_refresh(self) -> None:
+        self.panel.refresh_button.click()
+
+    # -- faults --------------------------------------------------------------------
+
+    @precondition(lambda self: self.backend.mounted)
+    @rule()
+    def daemon_dies(self) -> None:
+        self.backend.stale = True
+
+    @rule()
+    def unmounted_behind_our_back(self) -> None:
+        self.backend.mounted = False
+        self.backend.stale = False
+
+    @precondition(lambda self: self.backend.mounted)
+    @rule()
+    def daemon_hangs_briefly(self) -> None:
+        self.backend.hang.clear()
+        try:
+            assert self.ctrl.refresh() in ("stale", "mounting", "unmounting")
+        finally:
+            self.backend.hang.set()
+
+    # -- invariants ------------------------------------------------------------------
+
+    @invariant()
+    def state_is_documented(self) -> None:
+        assert self.ctrl.state in STATES
+
+    @invariant()
+    def no_overlapping_backend_operations(self) -> None:
+        assert self.backend.max_overlap <= 1
+
+    @invariant()
+    def matches_truth_after_refresh(self) -> None:
+        state = self.ctrl.refresh()
+        if self.backend.mounted:
+            assert state in ("mounted", "stale")
+        else:
+            assert state in ("unmounted", "error")
+
+    @invariant()
+    def cwd_never_inside_an_unmounted_drive(self) -> None:
+        if self.ctrl.state in ("unmounted", "error"):
+            assert not is_within(os.getcwd(), self.folder)
+
+    @invariant()
+    def failures_leave_a_message(self) -> None:
+        if self.ctrl.state == "error":
+            assert self.ctrl.error and self.panel.message.text
+
+    @invariant()
+    def buttons_match_state(self) -> None:
+        self.panel.refresh()
+        state = self.ctrl.state
+        assert self.panel.unmount_button.disabled == (state not in ("mounted", "stale"))
+        assert self.panel.chooser.disabled == (state != "mounted")
+
+
+@pytest.fixture(autouse=True)
+def fast_probes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("drivewidget.controller.REFRESH_TIMEOUT", 0.05)
+
+
+TestPanelMachine = PanelMachine.TestCase
+TestPanelMachine.settings = settings(
+    max_examples=25,
+    stateful_step_count=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
