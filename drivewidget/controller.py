@@ -192,6 +192,29 @@ class DriveController(HasTraits):
             self._say(f"Working directory: {target}")
             return target
 
+    def set_backend(self, backend: Backend) -> None:
+        """Use another backend (e.g. a connection made in the panel) from the next mount on.
+
+        Refused while the current drive is mounted: unmount it first.
+        """
+        with self._command("switch backend"):
+            self._refresh()
+            if self.state in ("mounted", "stale"):
+                raise self._reject(
+                    Busy(
+                        f"{self.mountpoint} is still mounted ({self.backend.describe()}). "
+                        "Unmount it first, then choose another connection."
+                    )
+                )
+            old, self.backend = self.backend, backend
+            old.close()
+            self.mountpoint = backend.resolve_mountpoint(self.mountpoint)
+            self.root = backend.root(self.mountpoint)
+            self.error = ""
+            self.state = "unmounted"
+            self._refresh()
+            self._say(f"Next mount: {backend.describe()} at {self.mountpoint}.")
+
     def close(self) -> None:
         """Release the backend's resources (the mount stays; mounts outlive kernels)."""
         self.backend.close()

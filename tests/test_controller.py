@@ -279,3 +279,17 @@ def test_chdir_without_permission_as_unprivileged_user(restore_cwd: None) -> Non
         assert outcome.startswith("REFUSED No permission"), outcome
     finally:
         shutil.rmtree(base)
+
+
+def test_set_backend_only_when_unmounted(controller: DriveController, tmp_path: Path) -> None:
+    other = FakeBackend(str(tmp_path))
+    controller.mount()
+    with pytest.raises(Busy, match="still mounted"):
+        controller.set_backend(other)
+    assert controller.error
+    controller.unmount()
+    controller.set_backend(other)
+    assert controller.backend is other and controller.state == "unmounted"
+    assert "Next mount: Fake drive" in controller.message
+    controller.mount()
+    assert other.calls == ["mount"]

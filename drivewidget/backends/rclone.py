@@ -15,6 +15,7 @@ import os
 import re
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -119,7 +120,15 @@ class RcloneBackend(Backend):
         return path
 
     def _socket(self, mountpoint: str) -> str:
-        return str(self._state_dir(mountpoint) / "rc.sock")
+        """The control socket; unix socket paths are limited to 107 bytes, so fall back to /tmp."""
+        path = str(self._state_dir(mountpoint) / "rc.sock")
+        if len(path.encode()) <= 100:
+            return path
+        digest = hashlib.sha1(mountpoint.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+        short = Path(tempfile.gettempdir()) / f"dw-{os.getuid()}-{digest}"
+        short.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(short, 0o700)
+        return str(short / "rc.sock")
 
     def _log(self, mountpoint: str) -> Path:
         return self._state_dir(mountpoint) / "rclone.log"

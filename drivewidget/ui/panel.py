@@ -15,12 +15,15 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..backends import UnavailableBackend
+from ..backends.base import Backend
+from ..connect import Connection
 from ..controller import DriveController
 from ..errors import DriveError, InvalidPath
 from ..remember import RememberedFolder
 from ..status.sample import StatusSampler
 from .actions import ActionRunner, explain
 from .chooser import DriveFolderChooser
+from .connect import ConnectPanel
 from .live import DEFAULT_INTERVAL, LiveUpdater
 from .message import MessageBox
 from .status_view import GpuView, StatusView
@@ -100,17 +103,23 @@ class DrivePanel(widgets.VBox):
         ctrl.observe(self._on_text, names=["message", "error"])
         ctrl.observe(lambda _: self._render_cwd(), names="cwd")
 
-        title = widgets.HTML(
-            f"<b>Drive</b> <span style='color:#77767b'>{html.escape(ctrl.backend.describe())}</span>"
+        self.title = widgets.HTML()
+        self.connect_panel = ConnectPanel(
+            on_use=self.use_backend, message=self.message, in_use=self._connection_in_use
         )
+        self.connect_box = widgets.Accordion(children=[self.connect_panel], titles=("Connect a cloud",))
+        self.connect_box.selected_index = None
         buttons = widgets.HBox([self.mount_button, self.unmount_button, self.refresh_button, self.live_button])
         options = widgets.HBox([self.readonly_box, self.force_box])
         super().__init__(
-            [title, self.state_view, buttons, options, self.chooser, self.sys_path_box,
+            [self.title, self.state_view, buttons, options, self.connect_box, self.chooser, self.sys_path_box,
              self.cwd_view, self.message, self.status, self.gpu],
             **kwargs,
         )  # fmt: skip
         self.add_class("drivewidget-panel")
+        if ctrl.backend.name == "colab":
+            self.connect_box.layout.display = "none"  # Colab authorises in the browser itself
+        self._render_title()
         self._check_backend()
         self._on_controller()
         self._on_text()
@@ -137,6 +146,27 @@ class DrivePanel(widgets.VBox):
             self.message.show(f"Please wait: the drive is {ctrl.state}.", "warning")
             return
         self._actions.run(ctrl.unmount, name="unmount", inline=self._inline())
+
+    def use_backend(self, backend: Backend) -> None:
+        """Mount ``backend`` from now on (the Connect panel's Use button); refused while mounted."""
+        self.controller.set_backend(backend)
+        self._render_title()
+        self._check_backend()
+        self._render()
+
+    def _connection_in_use(self, connection: Connection) -> bool:
+        ctrl, backend = self.controller, self.controller.backend
+        if ctrl.state not in ("mounted", "stale", "mounting", "unmounting"):
+            return False
+        if connection.backend == "rclone":
+            return getattr(backend, "remote", None) == connection.remote and getattr(
+                backend, "config", None
+            ) == connection.config
+        return getattr(backend, "account", None) == connection.name
+
+    def _render_title(self) -> None:
+        described = html.escape(self.controller.backend.describe())
+        _set(self.title, f"<b>Drive</b> <span style='color:#77767b'>{described}</span>")
 
     def refresh(self) -> None:
         """Re-read the mount state, take a status sample and redraw (the Refresh button)."""
@@ -277,6 +307,7 @@ class DrivePanel(widgets.VBox):
     def close(self) -> None:
         """Stop live updates and observing the controller, and close every child widget."""
         self.live.stop()
+        self.connect_panel.close()  # an Accordion does not close its children; this also empties secrets
         for handler, names in (
             (self._on_controller, ["state", "problem", "readonly", "root"]),
             (self._on_text, ["message", "error"]),

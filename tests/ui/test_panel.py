@@ -241,3 +241,25 @@ def test_close_stops_observing(controller: DriveController) -> None:
     panel.close()
     controller.mount()  # must not touch closed widgets
     assert controller.state == "mounted"
+
+
+def test_connection_used_from_the_connect_panel(panel: DrivePanel, tmp_path: Path) -> None:
+    other = FakeBackend(str(tmp_path))
+    click(panel, "mount_button")
+    with pytest.raises(DriveError, match="still mounted"):
+        panel.use_backend(other)
+    click(panel, "unmount_button")
+    panel.use_backend(other)
+    assert f"Fake drive {tmp_path}" in panel.title.value
+    click(panel, "mount_button")
+    assert other.calls == ["mount"]
+
+
+def test_connect_box_hidden_on_colab_backend() -> None:
+    class ColabLike(FakeBackend):
+        name = "colab"
+
+    ctrl = DriveController(ColabLike("/tmp"))
+    panel = DrivePanel(ctrl, live=False)
+    assert panel.connect_box.layout.display == "none"
+    panel.close()

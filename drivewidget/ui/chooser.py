@@ -1,0 +1,866 @@
+"""DriveFolderChooser: ipyfilechooser's FileChooser for choosing a folder on a mounted drive.
+
+ipyfilechooser 0.6.0 (pinned) lists a folder with ``os.listdir`` plus two
+``get_dir_contents`` calls, each doing one ``os.path.isdir`` per entry, and it touches the
+filesystem directly from widget callbacks, so a hung FUSE mount freezes the kernel. This
+subclass keeps its look and its public API but replaces every method that touches the
+filesystem (``_set_form_values``, ``_on_dircontent_select``, ``_show_dialog``,
+``_apply_selection``, ``reset``, ``refresh`` and the setters that validate paths):
+
+* listings come from :mod:`drivewidget.ui.listing` (one scandir pass, capped, cached);
+* every filesystem access runs under :func:`drivewidget.status.probe.bounded`, so a dead
+  mount answers "not responding" after ``timeout`` seconds instead of blocking;
+* folders only, inside ``sandbox_path`` (the drive root, or its parent when Shared drives
+  sit beside it), so users cannot wander off the drive;
+* nothing raises, neither a click nor a programmatic call (:meth:`select`, :meth:`browse`,
+  :meth:`make_folder`, :meth:`set_root`, which return None/False instead): the reason, in
+  words that say what to do, lands in the ``message``/``error`` traits, in the chooser's
+  message line, and in the host's ``on_message(text, level)`` callback if one is given.
+
+Extras: quick-root buttons (My Drive, Shared drives when present, Remembered folder), a box
+to paste a path, a name filter and "More" for capped folders, "New folder", a Refresh
+button, ``on_choose`` callbacks whose output goes to the chooser's own ``output`` widget,
+and ``disabled`` (set while nothing is mounted).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import functools
+import html
+import logging
+import os
+import stat
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
+
+from ipyfilechooser import FileChooser
+from ipywidgets import HTML, Button, HBox, Layout, Output, Text, VBox, Widget
+from traitlets import Bool, Unicode
+
+from ..errors import DriveError, InvalidPath, NotMounted, StaleMount
+from ..status.mounttable import is_within
+from ..status.probe import bounded
+from .listing import DEFAULT_LIMIT, ListingCache, Scan, display_name, make_listing, shared_cache
+
+__all__ = ["DEFAULT_TIMEOUT", "NOT_RESPONDING", "DriveFolderChooser"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT = 5.0
+"""Seconds a listing or check may take before the drive is called not responding (a cold
+folder on a real cloud can take a few seconds)."""
+NOT_RESPONDING = "not responding"
+SHARED_DRIVE_NAMES = ("Shareddrives", "Shared drives")
+"""How Colab (``<mountpoint>/Shareddrives``) and rclone users name the shared-drives folder."""
+MAX_NAME_BYTES = 255
+
+_DISCONNECTED = {errno.ENOTCONN, errno.ECONNABORTED, errno.EIO, errno.ESTALE}
+_COLOURS = {"info": "#555", "success": "#26a269", "warning": "#a05a00", "error": "#c01c28"}
+_SHOWN: None = None  # layout.display value that shows a widget
+_HIDDEN = "none"
+
+
+def _subpaths(restricted: str) -> list[str]:
+    """'/a/b' -> ['/a/b', '/a', '/'] by text alone (ipyfilechooser's version stats the path)."""
+    paths = [restricted]
+    head, tail = os.path.split(restricted)
+    while tail:
+        paths.append(head)
+        head, tail = os.path.split(head)
+    return paths
+
+
+def _check_folder(target: str, sandbox: str) -> str:
+    """Runs on a probe thread: ``target`` exists, is a folder and stays inside the sandbox."""
+    st = os.stat(target)
+    if not stat.S_ISDIR(st.st_mode):
+        raise NotADirectoryError(errno.ENOTDIR, "Not a folder", target)
+    _check_inside(target, sandbox)
+    return target
+
+
+def _check_inside(target: str, sandbox: str) -> None:
+    """Runs on a probe thread: symlinks in ``target`` do not lead out of the sandbox."""
+    real = os.path.realpath(target)
+    if not is_within(real, os.path.realpath(sandbox)):
+        raise OSError(errno.EXDEV, f"leads outside the drive (to {real})", target)
+
+
+class DriveFolderChooser(FileChooser):  # type: ignore[misc]
+    """Choose a folder of a mounted drive; fast on huge folders, never blocks on a dead mount.
+
+    Embed it, observe ``chosen`` (or register :meth:`on_choose`) to act on the choice, show
+    ``message`` somewhere (it is also shown under the chooser), call :meth:`set_root` after
+    a mount and ``set_root(None)`` after an unmount.
+    """
+
+    chosen = Unicode("", help="Absolute path of the folder last chosen; empty when none.")
+    current = Unicode("", help="Absolute path of the folder being browsed.")
+    message = Unicode("", help="Last information or error for the user (plain text, never a traceback).")
+    error = Unicode("", help="The last error; empty when the last action succeeded.")
+    listing_note = Unicode("", help="Why names are missing ('Showing 1,000 of 10,200 ...') or ''.")
+    disabled = Bool(False, help="Disable every control (e.g. while nothing is mounted).")
+    remembered = Unicode("", help="A folder offered as the 'Remembered folder' quick root.")
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        *,
+        start: str | os.PathLike[str] | None = None,
+        sandbox: str | os.PathLike[str] | None = None,
+        quick_roots: Mapping[str, str] | None = None,
+        root_label: str = "My Drive",
+        remembered: str = "",
+        title: str = "",
+        limit: int = DEFAULT_LIMIT,
+        timeout: float = DEFAULT_TIMEOUT,
+        show_hidden: bool = False,
+        cache: ListingCache | None = None,
+        select_desc: str = "Choose folder",
+        change_desc: str = "Change folder",
+        dir_icon: str | None = "\U0001f4c1 ",
+        on_message: Callable[[str, str], Any] | None = None,
+        layout: Layout | None = None,
+        **kwargs: Any,
+    ) -> None:
+        # Plain attributes first: FileChooser.__init__ calls our _set_form_values.
+        self._ready = False
+        self._root: str | None = None
+        self._last_timeout: str | None = None
+        self._current = ""
+        self._scan: Scan | None = None
+        self._limit = limit
+        self._page_limit = limit
+        self.timeout = timeout
+        self._cache = cache if cache is not None else shared_cache
+        self._root_label = root_label
+        self._fixed_quick_roots = dict(quick_roots) if quick_roots is not None else None
+        self._quick_roots: dict[str, str] = {}
+        self._choose_callbacks: list[Callable[[str], Any]] = []
+        self._on_message_cb = on_message
+        self._level = "info"
+        self._notify = True
+        # The parent lists its start folder and validates it with unbounded calls; give it
+        # "/" (never a FUSE mount) and no sandbox, then root ourselves with bounded calls.
+        super().__init__(
+            path=os.sep,
+            title=title,
+            select_desc=select_desc,
+            change_desc=change_desc,
+            show_hidden=show_hidden,
+            show_only_dirs=True,
+            dir_icon=dir_icon,
+            sandbox_path=None,
+            layout=layout if layout is not None else Layout(width="auto"),
+            **kwargs,
+        )
+        self._sandbox_path: str | None = None
+        self._default_path = ""
+        self._dircontent.rows = 10
+
+        self.output = Output(layout=Layout(width="auto"))
+        """Where ``on_choose`` callbacks print (not the log or whichever cell ran last)."""
+        self._build_extras()
+        self.observe(self._on_disabled, names="disabled")
+        self.observe(self._render_message, names=["message", "error"])
+        self.observe(self._on_remembered, names="remembered")
+        self.observe(self._on_note, names="listing_note")
+        self._ready = True
+        self.remembered = remembered
+        self.set_root(root, start=start, sandbox=sandbox)
+
+    # -- public API --------------------------------------------------------------
+
+    @property
+    def root(self) -> str | None:
+        """The drive root the chooser starts in (None while nothing is mounted)."""
+        return self._root
+
+    @property
+    def quick_roots(self) -> dict[str, str]:
+        """Label -> folder of the quick-root buttons (Remembered folder included when set)."""
+        roots = dict(self._quick_roots)
+        if self.remembered and self._sandbox_path and is_within(self.remembered, self._sandbox_path):
+            roots["Remembered folder"] = os.path.abspath(self.remembered)
+        return roots
+
+    def set_root(
+        self,
+        root: str | os.PathLike[str] | None,
+        *,
+        start: str | os.PathLike[str] | None = None,
+        sandbox: str | os.PathLike[str] | None = None,
+        quick_roots: Mapping[str, str] | None = None,
+    ) -> bool:
+        """Root the chooser at ``root`` (e.g. after a mount); ``None`` disables it (unmounted).
+
+        ``sandbox`` (default: ``root``, or its parent when a Shared drives folder sits beside
+        it, as on Colab) is the folder users cannot leave; ``start`` where browsing begins;
+        ``quick_roots`` (label -> folder) replaces the detected quick-root buttons.
+        Never raises (it is called from observers): returns False when the root cannot be
+        used, with the reason in ``message``/``error``; the chooser then stays rooted there
+        so Refresh can retry.
+        """
+
+        def rooted() -> bool:
+            self._set_root(root, start, sandbox, quick_roots)
+            return True
+
+        return bool(self._attempt(rooted))
+
+    def set_remembered(self, folder: str | os.PathLike[str] | None) -> None:
+        """Offer ``folder`` as the "Remembered folder" quick root (None or '' removes it)."""
+        self.remembered = os.fspath(folder) if folder else ""
+
+    def _set_root(
+        self,
+        root: str | os.PathLike[str] | None,
+        start: str | os.PathLike[str] | None,
+        sandbox: str | os.PathLike[str] | None,
+        quick_roots: Mapping[str, str] | None,
+    ) -> None:
+        self._clear()
+        self._close_dialog()
+        self._scan = None
+        self._current = self.current = ""
+        if quick_roots is not None:
+            self._fixed_quick_roots = dict(quick_roots)
+        if root is None or not os.fspath(root):
+            self._root = None
+            self._sandbox_path = None
+            self._quick_roots = {}
+            self._set_selection(None)
+            self._rebuild_quick_roots()
+            self.disabled = True
+            # A state, not an event: shown in the chooser, not pushed over the host's messages.
+            self._info("Mount the drive to choose a folder on it.", notify=False)
+            return
+        if self._sandbox_path:
+            self._cache.invalidate(self._sandbox_path)  # a new mount: nothing cached holds
+        root_path = os.path.abspath(os.path.expanduser(os.fspath(root)))
+        given_sandbox = os.path.abspath(os.fspath(sandbox)) if sandbox is not None else None
+        self._root = root_path
+        self._sandbox_path = given_sandbox or root_path
+        self._default_path = root_path
+        self._quick_roots = {self._root_label: root_path}
+        self._rebuild_quick_roots()
+        self.disabled = False
+        if given_sandbox is not None and not is_within(root_path, given_sandbox):
+            raise self._reject(InvalidPath(f"{root_path} is not inside {given_sandbox}."))
+
+        def inspect() -> str | None:
+            _check_folder(root_path, given_sandbox or root_path)
+            shared = None
+            places = [root_path]
+            if os.path.basename(root_path) == "MyDrive":  # Colab: <mp>/MyDrive, <mp>/Shareddrives
+                places.insert(0, os.path.dirname(root_path))
+            for place in places:
+                for name in SHARED_DRIVE_NAMES:
+                    candidate = os.path.join(place, name)
+                    if os.path.isdir(candidate):
+                        shared = candidate
+                        break
+                if shared:
+                    break
+            return shared
+
+        shared = self._bounded(root_path, inspect)  # raises on failure
+        if shared and given_sandbox is None and not is_within(shared, self._sandbox_path):
+            self._sandbox_path = os.path.dirname(shared)  # Colab: <mp> holds MyDrive and Shareddrives
+        if shared and is_within(shared, self._sandbox_path):
+            self._quick_roots["Shared drives"] = shared
+        if self._fixed_quick_roots is not None:
+            self._quick_roots = {
+                k: os.path.abspath(v)
+                for k, v in self._fixed_quick_roots.items()
+                if is_within(v, self._sandbox_path)
+            }
+        self._rebuild_quick_roots()
+        if self.chosen and not is_within(self.chosen, self._sandbox_path):
+            self._set_selection(None)
+        if start is not None:
+            start_path = self._resolve(start)
+            self._default_path = start_path
+
+    def browse(self, path: str | os.PathLike[str]) -> str | None:
+        """Open the chooser at ``path`` (relative paths start at the root), without choosing it.
+
+        Returns the folder shown, or None when it cannot be shown: the reason (what to do) is
+        then in ``error``/``message`` and sent to ``on_message``. Never raises.
+        """
+        return self._attempt(lambda: self._do_browse(path))
+
+    def select(self, path: str | os.PathLike[str]) -> str | None:
+        """Choose ``path`` as if browsed to and clicked: sets ``chosen`` and runs the callbacks.
+
+        Relative paths start at the root. Returns the absolute folder, or None (reason in
+        ``error``) for a missing folder, a file, a folder off the drive, a drive that is not
+        mounted or not responding. Never raises.
+        """
+        return self._attempt(lambda: self._do_select(path))
+
+    def make_folder(self, name: str) -> str | None:
+        """Create folder ``name`` in the folder being browsed (os.mkdir, never a shell) and open it.
+
+        The name must not be empty, '.', '..', hold '/' or control characters, exceed 255 bytes
+        or exist already. Returns the new folder, or None (reason in ``error``). Never raises.
+        """
+        return self._attempt(lambda: self._do_make_folder(name))
+
+    def _do_browse(self, path: str | os.PathLike[str]) -> str:
+        self._clear()
+        self._require_root()
+        target, sandbox = self._resolve(path), self._sandbox_path or ""
+        self._bounded(target, lambda: _check_folder(target, sandbox))
+        self._open_dialog()
+        self._show_folder(target)
+        self._path_box.value = ""
+        return target
+
+    def _do_select(self, path: str | os.PathLike[str]) -> str:
+        self._clear()
+        self._require_root()
+        target, sandbox = self._resolve(path), self._sandbox_path or ""
+        self._bounded(target, lambda: _check_folder(target, sandbox))
+        self._set_selection(target)
+        self._close_dialog()
+        self._run_callbacks(target)
+        return target
+
+    def _do_make_folder(self, name: str) -> str:
+        self._clear()
+        self._require_root()
+        parent = self._current or self._default_path
+        problem = self._name_problem(name)
+        if problem:
+            raise self._reject(InvalidPath(problem))
+        target = os.path.join(parent, name)
+
+        def create() -> str:
+            if os.path.lexists(target):
+                raise FileExistsError(errno.EEXIST, "exists", target)
+            os.mkdir(target)
+            return target
+
+        try:
+            self._bounded(target, create, action="create")
+        finally:
+            self._cache.invalidate(parent)
+        self._new_name.value = ""
+        self._open_dialog()
+        if self._try_show(target):
+            self._info(f"Created folder {display_name(name)} in {display_name(parent)}.", "success")
+        return target
+
+    def on_choose(self, callback: Callable[[str], Any], remove: bool = False) -> None:
+        """Call ``callback(folder)`` each time a folder is chosen (even the same one again).
+
+        Exceptions it raises become the ``error`` message; what it prints goes to ``output``.
+        ``register_callback`` (ipyfilechooser's, called with the chooser) still works too.
+        """
+        if remove:
+            if callback in self._choose_callbacks:
+                self._choose_callbacks.remove(callback)
+        elif callback not in self._choose_callbacks:
+            self._choose_callbacks.append(callback)
+
+    def refresh(self) -> None:
+        """List the folder being browsed again, bypassing the cache (the Refresh button).
+
+        After a listing timed out, Refresh retries that folder and takes the listing that may
+        have finished in the background meanwhile (forcing a new one could time out forever
+        on a slow cloud folder).
+        """
+        self._clear()
+        if self._root is None:
+            self._info("Mount the drive to choose a folder on it.")
+            return
+        pending = self._last_timeout
+        target = pending or self._current or self._default_path
+        if pending is None:
+            self._cache.invalidate(target)
+        self._page_limit = self._limit
+        self._try_show(target, refresh=pending is None)
+
+    def reset(self, path: str | None = None, filename: str | None = None) -> None:
+        """Forget the choice and close the dialog; ``path`` becomes where browsing starts."""
+        self._clear()
+        self._set_selection(None)
+        self._close_dialog()
+        if path is not None:
+            with contextlib.suppress(DriveError):  # recorded in message
+                self._default_path = self._resolve(path)
+
+    def close(self) -> None:
+        """Close this widget and all the widgets it is made of."""
+        for widget in _descendants(self):
+            widget.close()
+        super().close()
+
+    # -- FileChooser properties whose setters validate paths without a deadline -----
+
+    @property
+    def selected(self) -> str | None:
+        """The chosen folder (no trailing slash, unlike FileChooser's file-oriented value)."""
+        return self._selected_path
+
+    @property
+    def selected_filename(self) -> str | None:
+        return self._selected_filename
+
+    @property
+    def sandbox_path(self) -> str | None:
+        return self._sandbox_path
+
+    @sandbox_path.setter
+    def sandbox_path(self, sandbox_path: str) -> None:
+        self.set_root(sandbox_path)
+
+    @property
+    def default_path(self) -> str:
+        return self._default_path
+
+    @default_path.setter
+    def default_path(self, path: str) -> None:
+        self._clear()
+        resolved = self._attempt(lambda: self._resolve(path))
+        if resolved is None:
+            return
+        self._default_path = resolved
+        if self._dialog_open:
+            self._try_show(self._default_path)
+
+    @property
+    def show_only_dirs(self) -> bool:
+        return True
+
+    @show_only_dirs.setter
+    def show_only_dirs(self, show_only_dirs: bool) -> None:
+        if not show_only_dirs:
+            raise ValueError("DriveFolderChooser chooses folders only.")
+
+    # -- overridden FileChooser internals (pinned by tests/ui/test_chooser.py) -------
+
+    def _set_form_values(self, path: str, filename: str) -> None:
+        """Every FileChooser code path that re-lists lands here: bounded, cached, capped."""
+        if not self._ready:
+            return  # called by FileChooser.__init__ before we are rooted
+        self._clear()
+        self._try_show(path)
+
+    def _on_pathlist_select(self, change: Mapping[str, Any]) -> None:
+        if change["new"] is None or self._sandbox_path is None:
+            return
+        self._clear()
+        self._try_show(self._expand_path(change["new"]))
+
+    def _on_dircontent_select(self, change: Mapping[str, Any]) -> None:
+        name = change["new"]
+        if name is None or not self._current:
+            return
+        self._clear()
+        parent = os.path.dirname(self._current)
+        target = parent if name == os.pardir else os.path.join(self._current, name)
+        if not self._try_show(target):
+            with self._quiet():
+                self._dircontent.value = None
+
+    def _on_select_click(self, _button: object) -> None:
+        if self.disabled:
+            return
+        if not self._dialog_open:
+            self._show_dialog()
+            return
+        self._apply_selection()
+        if self._current and self._selected_path == self._current:
+            self._run_callbacks(self._current)
+
+    def _show_dialog(self) -> None:
+        self._clear()
+        if self._root is None:
+            self._info("Mount the drive to choose a folder on it.")
+            return
+        self._open_dialog()
+        preferred = self._selected_path or self._default_path
+        self._page_limit = self._limit
+        if not self._try_show(preferred) and preferred != self._default_path:
+            self._try_show(self._default_path)
+
+    def _apply_selection(self) -> None:
+        if not self._current:
+            return
+        self._set_selection(self._current)
+        self._close_dialog()
+
+    # -- internals ---------------------------------------------------------------
+
+    @property
+    def _dialog_open(self) -> bool:
+        return bool(self._gb.layout.display != _HIDDEN)
+
+    def _build_extras(self) -> None:
+        small = Layout(width="auto")
+        self._quick_box = HBox(layout=Layout(width="auto", flex_flow="row wrap"))
+        self._refresh_button = Button(
+            description="Refresh", icon="refresh", tooltip="List this folder again", layout=small
+        )
+        self._refresh_button.on_click(lambda _b: self.refresh())
+        self._path_box = Text(
+            placeholder="Paste a folder path and press Enter",
+            continuous_update=False,
+            layout=Layout(flex="1 1 auto", width="auto"),
+        )
+        self._path_box.observe(self._on_path_box, names="value")
+        self._go_button = Button(description="Go", tooltip="Open the folder typed on the left", layout=small)
+        self._go_button.on_click(lambda _b: self._go(self._path_box.value))
+        self._filter_box = Text(placeholder="Filter names", layout=Layout(width="12em"))
+        self._filter_box.observe(self._on_filter, names="value")
+        self._note = HTML(layout=Layout(flex="1 1 auto"))
+        self._more_button = Button(
+            description="More", tooltip="Show the next names", layout=Layout(width="auto", display=_HIDDEN)
+        )
+        self._more_button.on_click(self._on_more)
+        self._new_name = Text(placeholder="New folder name", layout=Layout(width="14em"))
+        self._new_button = Button(description="New folder", icon="folder", layout=small)
+        self._new_button.on_click(lambda _b: self.make_folder(self._new_name.value))
+        self._top = VBox(
+            [
+                HBox([self._quick_box, self._refresh_button], layout=Layout(width="auto")),
+                HBox([self._path_box, self._go_button], layout=Layout(width="auto")),
+            ],
+            layout=Layout(width="auto", display=_HIDDEN),
+        )
+        self._bottom = VBox(
+            [
+                HBox([self._filter_box, self._note, self._more_button], layout=Layout(width="auto")),
+                HBox([self._new_name, self._new_button], layout=Layout(width="auto")),
+            ],
+            layout=Layout(width="auto", display=_HIDDEN),
+        )
+        # With on_message the host shows messages; do not show them twice.
+        shown = _HIDDEN if self._on_message_cb is not None else _SHOWN
+        self._message_html = HTML(layout=Layout(width="auto", display=shown))
+        own: tuple[Widget, ...] = tuple(self.children)  # type: ignore[has-type]
+        title, grid, buttonbar = own  # FileChooser's own three (pinned by a test)
+        self.children = (title, self._top, grid, self._bottom, buttonbar, self._message_html, self.output)
+        self._gb.layout.observe(self._on_dialog_display, names="display")
+        self._rebuild_quick_roots()
+
+    def _controls(self) -> list[Widget]:
+        return [
+            self._pathlist,
+            self._dircontent,
+            self._select,
+            self._cancel,
+            self._refresh_button,
+            self._path_box,
+            self._go_button,
+            self._filter_box,
+            self._more_button,
+            self._new_name,
+            self._new_button,
+            *self._quick_box.children,
+        ]
+
+    def _rebuild_quick_roots(self) -> None:
+        buttons = []
+        for label, path in self.quick_roots.items():
+            button = Button(description=label, tooltip=display_name(path), layout=Layout(width="auto"))
+            button.on_click(lambda _b, p=path: self.browse(p))
+            button.disabled = self.disabled
+            buttons.append(button)
+        old = self._quick_box.children
+        self._quick_box.children = tuple(buttons)
+        for button in old:
+            button.close()
+
+    def _on_dialog_display(self, change: Mapping[str, Any]) -> None:
+        self._top.layout.display = change["new"]
+        self._bottom.layout.display = change["new"]
+
+    def _on_disabled(self, change: Mapping[str, Any]) -> None:
+        for widget in self._controls():
+            widget.disabled = bool(change["new"])
+        if change["new"]:
+            self._close_dialog()
+
+    def _render_message(self, change: Mapping[str, Any] | None = None) -> None:
+        text, level = self.message, self._level
+        self._message_html.value = (
+            f'<span style="color:{_COLOURS[level]};">{html.escape(display_name(text))}</span>' if text else ""
+        )
+        notify = change is not None and change["name"] == "message" and text and self._notify
+        if notify and self._on_message_cb is not None:
+            try:
+                self._on_message_cb(display_name(text), level)
+            except Exception:
+                log.debug("on_message callback failed", exc_info=True)
+
+    def _on_note(self, change: Mapping[str, Any]) -> None:
+        self._note.value = f'<span style="color:#555;">{html.escape(change["new"])}</span>'
+
+    def _on_remembered(self, _change: Mapping[str, Any]) -> None:
+        if self._ready:
+            self._rebuild_quick_roots()
+
+    def _on_path_box(self, change: Mapping[str, Any]) -> None:
+        if change["new"].strip():
+            self._go(change["new"])
+
+    def _on_filter(self, _change: Mapping[str, Any]) -> None:
+        self._page_limit = self._limit
+        if self._scan is not None:
+            self._render(self._scan, from_cache=True)
+
+    def _on_more(self, _button: object) -> None:
+        self._page_limit += self._limit
+        if self._scan is not None:
+            self._render(self._scan, from_cache=True)
+
+    def _go(self, text: str) -> None:
+        """The path box and Go: browse to the pasted path; errors to ``message`` only."""
+        path = text.strip()  # pasted paths often carry a newline or spaces around them
+        if not path:
+            self._fail("Type or paste a folder path first.")
+            return
+        self.browse(path)
+
+    def _attempt(self, action: Callable[[], T]) -> T | None:
+        """Run an action; a DriveError is already in ``message``, anything else is put there."""
+        try:
+            return action()
+        except DriveError:
+            return None
+        except Exception as exc:
+            log.debug("folder chooser action failed", exc_info=True)
+            self._fail(f"Something went wrong: {type(exc).__name__}: {exc}")
+            return None
+
+    def _require_root(self) -> None:
+        if self._root is None or self._sandbox_path is None or self.disabled:
+            raise self._reject(NotMounted("Mount the drive before choosing a folder on it."))
+
+    def _resolve(self, path: str | os.PathLike[str]) -> str:
+        """Absolute, normalised path inside the sandbox, by text alone; raises InvalidPath."""
+        raw = os.path.expanduser(os.fspath(path))
+        if not raw:
+            raise self._reject(InvalidPath("Type or paste a folder path first."))
+        if "\0" in raw:
+            raise self._reject(InvalidPath("A path cannot contain a NUL character."))
+        base = self._root or self._sandbox_path or os.sep
+        target = os.path.normpath(raw if os.path.isabs(raw) else os.path.join(base, raw))
+        if self._sandbox_path is None or not is_within(target, self._sandbox_path):
+            where = self._sandbox_path or "the drive"
+            raise self._reject(
+                InvalidPath(f"{display_name(target)} is outside the drive. Choose a folder under {where}.")
+            )
+        return target
+
+    def _name_problem(self, name: str) -> str:
+        if not name or not name.strip():
+            return "Type a name for the new folder."
+        if name in (os.curdir, os.pardir):
+            return f"{name!r} is not a folder name. Choose another name."
+        if os.sep in name or (os.altsep and os.altsep in name):
+            return "A folder name cannot contain '/'. Create one folder at a time."
+        if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name):
+            return "A folder name cannot contain control characters such as a line break or NUL."
+        try:
+            size = len(os.fsencode(name))
+        except UnicodeError:
+            return "That name cannot be written as a file name. Choose another name."
+
+        if size > MAX_NAME_BYTES:
+            return f"That name is too long ({size} bytes; the limit is {MAX_NAME_BYTES})."
+        return ""
+
+    def _bounded(self, target: str, fn: Callable[[], T], action: str = "open") -> T:
+        """Run a filesystem call with the deadline; raise (and record) a DriveError on failure."""
+        result = bounded(self._probe_key, fn, self.timeout)
+        if result.timed_out:
+            self._last_timeout = target
+            raise self._reject(
+                StaleMount(
+                    f"The drive is {NOT_RESPONDING}: could not {action} {display_name(target)} within "
+                    f"{self.timeout:g} s. Click Refresh to try again; if it persists, unmount and mount again."
+                )
+            )
+        if result.error is not None:
+            raise self._reject(self._os_error(target, result.error, action))
+        return result.value  # type: ignore[return-value]
+
+    @property
+    def _probe_key(self) -> str:
+        return f"drivewidget-chooser:{self._sandbox_path or self._root or ''}"
+
+    def _os_error(self, target: str, exc: OSError, action: str) -> DriveError:
+        shown = display_name(target)
+        if isinstance(exc, FileExistsError):
+            return InvalidPath(
+                f"{display_name(os.path.basename(target))} already exists here. Choose another name."
+            )
+        if isinstance(exc, FileNotFoundError):
+            return InvalidPath(f"There is no folder {shown} on the drive. Check the name or create it first.")
+        if isinstance(exc, NotADirectoryError):
+            return InvalidPath(f"{shown} is a file, not a folder. Choose a folder.")
+        if isinstance(exc, PermissionError):
+            return InvalidPath(f"No permission to {action} {shown}.")
+        if exc.errno == errno.EROFS:
+            return InvalidPath(f"Cannot {action} {shown}: the drive is mounted read-only.")
+        if exc.errno == errno.ENAMETOOLONG:
+            return InvalidPath(f"Cannot {action} {shown}: the name is too long.")
+        if exc.errno == errno.EXDEV:
+            return InvalidPath(f"{shown} {exc.strerror}. Choose a folder under {self._sandbox_path}.")
+        if exc.errno in _DISCONNECTED:
+            return StaleMount(
+                f"The drive is disconnected: could not {action} {shown} ({exc.strerror}). Unmount and mount again."
+            )
+        return InvalidPath(f"Cannot {action} {shown}: {exc.strerror or exc}.")
+
+    def _try_show(self, path: str, refresh: bool = False) -> bool:
+        """Show ``path``; on failure the reason is in ``message`` and False is returned."""
+        try:
+            self._show_folder(path, refresh)
+        except DriveError:
+            return False
+        return True
+
+    def _show_folder(self, path: str, refresh: bool = False) -> None:
+        """List ``path`` (bounded, cached) and show it; raises (and records) a DriveError."""
+        target = self._resolve(path)
+        cache, sandbox = self._cache, self._sandbox_path or target
+
+        def load() -> tuple[Scan, bool]:
+            _check_inside(target, sandbox)
+            return cache.scan(target, refresh=refresh)
+
+        scan, hit = self._bounded(target, load)
+        if target != self._current:  # a new folder: back to the first page, no filter
+            self._page_limit = self._limit
+            self._scan = None  # so clearing the filter does not re-render the old folder
+            self._filter_box.value = ""
+        self._current = self.current = target
+        self._scan = scan
+        self._last_timeout = None
+        self._render(scan, from_cache=hit)
+
+    def _render(self, scan: Scan, from_cache: bool) -> None:
+        listing = make_listing(
+            scan,
+            dirs_only=True,
+            show_hidden=self._show_hidden,
+            name_filter=self._filter_box.value,
+            limit=self._page_limit,
+            from_cache=from_cache,
+        )
+        restricted = self._restrict_path(scan.path)
+        icon = self._dir_icon or ""
+        options: list[tuple[str, str]] = []
+        if self._sandbox_path and scan.path != self._sandbox_path:
+            options.append((f"{icon}{os.pardir}", os.pardir))
+        options.extend((f"{icon}{display_name(name)}", name) for name in listing.folders)
+        with self._quiet():
+            self._pathlist.options = [(display_name(p), p) for p in _subpaths(restricted)]
+            self._pathlist.value = restricted
+            self._dircontent.options = options
+            self._dircontent.value = None
+        note = listing.summary()
+        if listing.capped and not listing.name_filter:
+            note = note[:-1] + ", or click More."
+        if listing.files_not_shown and not listing.capped:
+            files = f"{listing.files_not_shown:,} file{'s' if listing.files_not_shown != 1 else ''} not shown"
+            note = f"{note[:-1]} ({files})." if note else f"{files.capitalize()}."
+        self.listing_note = note
+        self._more_button.layout.display = _SHOWN if listing.has_more else _HIDDEN
+
+    @contextlib.contextmanager
+    def _quiet(self) -> Iterator[None]:
+        """Change the lists without their observers re-listing."""
+        self._pathlist.unobserve(self._on_pathlist_select, names="value")
+        self._dircontent.unobserve(self._on_dircontent_select, names="value")
+        try:
+            yield
+        finally:
+            self._pathlist.observe(self._on_pathlist_select, names="value")
+            self._dircontent.observe(self._on_dircontent_select, names="value")
+
+    def _open_dialog(self) -> None:
+        self._gb.layout.display = _SHOWN
+        self._cancel.layout.display = _SHOWN
+
+    def _close_dialog(self) -> None:
+        self._gb.layout.display = _HIDDEN
+        self._cancel.layout.display = _HIDDEN
+
+    def _set_selection(self, folder: str | None) -> None:
+        if folder is None:
+            self._selected_path = self._selected_filename = None
+            self._select.description = self._select_desc
+            self._label.value = self._LBL_TEMPLATE.format(self._LBL_NOFILE, "black")
+            self.chosen = ""
+            return
+        self._selected_path, self._selected_filename = folder, ""
+        self._select.description = self._change_desc
+        self._label.value = self._LBL_TEMPLATE.format(html.escape(display_name(folder)), "green")
+        self.chosen = folder
+
+    def _run_callbacks(self, folder: str) -> None:
+        callbacks: list[Callable[[], Any]] = [functools.partial(cb, folder) for cb in self._choose_callbacks]
+        if self._callback is not None:
+            callbacks.append(self._legacy_callback)
+        for callback in callbacks:
+            # Catch inside the Output context: its __exit__ would print the traceback.
+            with self.output:
+                try:
+                    callback()
+                except DriveError as exc:
+                    self._fail(str(exc))
+                except Exception as exc:
+                    log.debug("on_choose callback failed", exc_info=True)
+                    self._fail(
+                        f"Chose {display_name(folder)}, but the callback failed: {type(exc).__name__}: {exc}"
+                    )
+
+    def _legacy_callback(self) -> None:
+        """ipyfilechooser's register_callback: called with the chooser (or nothing)."""
+        assert self._callback is not None
+        try:
+            self._callback(self)
+        except TypeError:
+            self._callback()
+
+    def _clear(self) -> None:
+        self.error = ""
+        self.message = ""
+
+    def _info(self, text: str, level: str = "info", notify: bool = True) -> None:
+        self._level, self._notify = level, notify
+        self.error = ""
+        self.message = text
+        self._notify = True
+
+    def _fail(self, text: str) -> None:
+        self._level = "error"
+        self.error = text
+        self.message = text
+
+    def _reject(self, exc: DriveError) -> DriveError:
+        self._fail(str(exc))
+        return exc
+
+    def __repr__(self) -> str:
+        return (
+            f"DriveFolderChooser(root={self._root!r}, sandbox={self._sandbox_path!r}, chosen={self.chosen!r})"
+        )
+
+
+def _descendants(widget: Widget) -> list[Widget]:
+    found: list[Widget] = []
+    for child in getattr(widget, "children", ()):
+        found.extend(_descendants(child))
+        found.append(child)
+    return found
