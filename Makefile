@@ -23,6 +23,7 @@ test: $(PY)
 	scripts/install-system-deps.sh $(SYSTEM_TEST_DEPS)
 	$(PIP) -e '.[test]'
 	$(VENV)/bin/ruff check drivewidget tests benchmarks
+	$(VENV)/bin/mypy drivewidget
 	$(PY) -m pytest
 
 test-fast: $(PY)

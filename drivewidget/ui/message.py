@@ -10,7 +10,7 @@ from traitlets import Enum, Unicode
 _COLOURS = {"info": "#1a5fb4", "success": "#26a269", "warning": "#a05a00", "error": "#c01c28"}
 
 
-class MessageBox(widgets.HTML):
+class MessageBox(widgets.HTML):  # type: ignore[misc]
     """An HTML line whose plain ``text`` and ``level`` are readable from code and tests.
 
     ``str(panel.message)`` and ``"Mounted" in panel.message`` work on the plain text.

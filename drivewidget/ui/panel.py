@@ -46,7 +46,7 @@ def _controller_or_explanation() -> DriveController:
         return DriveController(UnavailableBackend(str(exc)), mountpoint=os.path.expanduser("~/drive"))
 
 
-class DrivePanel(widgets.VBox):
+class DrivePanel(widgets.VBox):  # type: ignore[misc]
     """Mount/Unmount, a folder chooser that sets the working directory, and live status."""
 
     def __init__(

@@ -8,6 +8,7 @@ display sends no comm message.
 from __future__ import annotations
 
 import html
+import re
 
 import ipywidgets as widgets
 
@@ -35,7 +36,20 @@ def _usage(usage: object) -> str:
     return f"{format_bytes(used)} of {format_bytes(total)}{_bar(used / total if total else None)}"
 
 
-class StatusView(widgets.HTML):
+class _HtmlView(widgets.HTML):  # type: ignore[misc]
+    """An HTML widget written only when its content changed, readable as plain text."""
+
+    def _write(self, value: str) -> None:
+        if value != str(self.value):  # type: ignore[has-type]
+            self.value = value
+
+    @property
+    def text(self) -> str:
+        """The content as plain text (tests, logs)."""
+        return html.unescape(re.sub(r"<[^>]+>", " ", str(self.value)))
+
+
+class StatusView(_HtmlView):
     """Mount state, working directory, drive and VM disk, RAM, runtime age, backend."""
 
     def update(self, sample: StatusSample) -> None:
@@ -56,19 +70,10 @@ class StatusView(widgets.HTML):
             _row("Runtime", html.escape(age)),
             _row("Backend", html.escape(sample.backend)),
         ]
-        value = f"<table style='font-size:90%'>{''.join(rows)}</table>"
-        if value != self.value:
-            self.value = value
-
-    @property
-    def text(self) -> str:
-        """The status as plain text (tests, logs)."""
-        import re
-
-        return html.unescape(re.sub(r"<[^>]+>", " ", self.value))
+        self._write(f"<table style='font-size:90%'>{''.join(rows)}</table>")
 
 
-class GpuView(widgets.HTML):
+class GpuView(_HtmlView):
     """Each GPU's name, utilisation, memory, temperature, power, this kernel's memory, history."""
 
     def update(self, sample: StatusSample, history: GpuHistory | None = None) -> None:
@@ -79,8 +84,7 @@ class GpuView(widgets.HTML):
             value = "<table style='font-size:90%'>" + "".join(
                 self._gpu_row(gpu, history) for gpu in sample.gpus
             ) + "</table>"
-        if value != self.value:
-            self.value = value
+        self._write(value)
 
     @staticmethod
     def _gpu_row(gpu: GpuReading, history: GpuHistory | None) -> str:
@@ -100,12 +104,6 @@ class GpuView(widgets.HTML):
             mem = sparkline(history.memory(gpu.index), width=30)
             parts.append(f"<code title='utilisation'>{util}</code> <code title='memory'>{mem}</code>")
         return _row(name, " · ".join(parts))
-
-    @property
-    def text(self) -> str:
-        import re
-
-        return html.unescape(re.sub(r"<[^>]+>", " ", self.value))
 
 
 def _num(value: float | None, unit: str) -> str:
