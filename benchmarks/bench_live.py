@@ -43,7 +43,9 @@ def main() -> None:
     print(f"interval {DEFAULT_INTERVAL:g} s, {args.seconds:g} s per phase")
     print(f"CPU share paused: {idle * 100:.3f}% of one core")
     print(f"CPU share live:   {live * 100:.3f}% of one core")
-    print(f"added by the loop: {added * 100:.3f}% of one core (target < 1%): {'OK' if added < 0.01 else 'MISSED'}")
+    print(
+        f"added by the loop: {added * 100:.3f}% of one core (target < 1%): {'OK' if added < 0.01 else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":

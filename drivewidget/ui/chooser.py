@@ -503,6 +503,8 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
         return bool(self._gb.layout.display != _HIDDEN)
 
     def _build_extras(self) -> None:
+        self._select.layout.width = "auto"  # upstream's 6em cuts "Change folder" to "Chang..."
+        self._cancel.layout.width = "auto"
         small = Layout(width="auto")
         self._quick_box = HBox(layout=Layout(width="auto", flex_flow="row wrap"))
         self._refresh_button = Button(
