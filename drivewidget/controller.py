@@ -44,6 +44,8 @@ DISCONNECTED = "disconnected"
 
 REFRESH_TIMEOUT = 0.5
 """Seconds a refresh waits for the drive to answer before calling it not responding."""
+COMMAND_WAIT = 3 * REFRESH_TIMEOUT + 1.0
+"""Seconds a command waits for a refresh in progress to finish (refreshes are bounded)."""
 FS_TIMEOUT = 5.0
 """Seconds a chdir waits for the drive (a cold folder on a real cloud can take a while)."""
 
@@ -70,7 +72,9 @@ class DriveController(HasTraits):
         raw = raw or os.environ.get(ENV_MOUNTPOINT) or self.backend.default_mountpoint()
         self.mountpoint = self.backend.resolve_mountpoint(raw)
         self.root = self.backend.root(self.mountpoint) if not self.backend.is_mounted(self.mountpoint) else ""
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # held by whoever reads or changes the mount
+        self._guard = threading.Lock()  # protects _running
+        self._running: str | None = None  # the command in progress, if any
         self._sys_path_entry: str | None = None
         start = os.getcwd()
         self._safe_dir = start if not is_within(start, self.mountpoint) else os.path.expanduser("~")
@@ -105,8 +109,8 @@ class DriveController(HasTraits):
 
     def refresh(self) -> str:
         """Re-read the real mount state (bounded in time) and return it."""
-        if not self._lock.acquire(blocking=False):
-            return self.state  # a command is running; the state it sets is the truth
+        if self._running is not None or not self._lock.acquire(blocking=False):
+            return self.state  # a command (or another refresh) is running; its state is the truth
         try:
             self._refresh()
         finally:
@@ -223,12 +227,20 @@ class DriveController(HasTraits):
 
     @contextlib.contextmanager
     def _command(self, name: str) -> Iterator[None]:
-        if not self._lock.acquire(blocking=False):
-            raise Busy(f"Cannot {name} now: the drive is {self._state_text()}. Wait for it to finish.")
+        """Run one command at a time; a refresh in progress (bounded) is waited for, not a command."""
+        with self._guard:
+            if self._running is not None:
+                raise Busy(f"Cannot {name} now: the drive is {self._state_text()}. Wait for it to finish.")
+            self._running = name
         try:
-            yield
+            if not self._lock.acquire(timeout=COMMAND_WAIT):
+                raise Busy(f"Cannot {name} now: the drive is still being checked. Try again.")
+            try:
+                yield
+            finally:
+                self._lock.release()
         finally:
-            self._lock.release()
+            self._running = None
 
     def _refresh(self) -> None:
         self.cwd = os.getcwd()

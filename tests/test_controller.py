@@ -293,3 +293,23 @@ def test_set_backend_only_when_unmounted(controller: DriveController, tmp_path: 
     assert "Next mount: Fake drive" in controller.message
     controller.mount()
     assert other.calls == ["mount"]
+
+
+def test_command_waits_for_a_background_refresh(controller: DriveController, fake_backend: FakeBackend) -> None:
+    """A click that lands while the live loop refreshes must run, not be refused as busy."""
+    in_refresh = threading.Event()
+    original = fake_backend.is_mounted
+
+    def slow_is_mounted(mountpoint: str) -> bool:
+        if threading.current_thread().name == "refresher":
+            in_refresh.set()
+            time.sleep(0.3)
+        return original(mountpoint)
+
+    fake_backend.is_mounted = slow_is_mounted  # type: ignore[method-assign]
+    refresher = threading.Thread(target=controller.refresh, name="refresher")
+    refresher.start()
+    in_refresh.wait(5)
+    controller.mount()
+    refresher.join(5)
+    assert controller.state == "mounted"

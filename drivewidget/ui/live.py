@@ -80,6 +80,10 @@ class LiveUpdater:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
 
+    def poke(self) -> None:
+        """Tick soon on the live thread (e.g. right after a state change), without blocking."""
+        self._wake.set()
+
     def tick_now(self) -> None:
         """Run one tick on the calling thread (Refresh button, after-cell hook)."""
         tick = self._tick()

@@ -117,6 +117,11 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
             **kwargs,
         )  # fmt: skip
         self.add_class("drivewidget-panel")
+        for widget, name in (
+            (self.state_view, "state"), (self.cwd_view, "cwd"), (self.message, "message"),
+            (self.status, "status"), (self.gpu, "gpu"), (self.chooser, "chooser"),
+        ):
+            widget.add_class(f"drivewidget-{name}")  # stable hooks for styling and browser tests
         if ctrl.backend.name == "colab":
             self.connect_box.layout.display = "none"  # Colab authorises in the browser itself
         self._render_title()
@@ -246,6 +251,7 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
     def _on_controller(self, change: dict[str, Any] | None = None) -> None:
         if change is not None and change["name"] == "state":
             self.sampler.invalidate()
+            self.live.poke()  # the status table follows the state line at once
             if change["new"] == "mounted":
                 self._after_mount()
             elif change["old"] == "mounted" or change["new"] in ("unmounted", "error"):
