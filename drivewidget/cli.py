@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from . import __version__
+from .cli_stage import add_stage_parser
 
 if TYPE_CHECKING:
     from .controller import DriveController
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds to wait for the drive before calling it not responding (default 0.25)",
     )
     status.set_defaults(func=cmd_status)
+    add_stage_parser(commands)
     return parser
 
 

@@ -21,6 +21,7 @@ import os
 import sys
 import threading
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from traitlets import Bool, Enum, HasTraits, Unicode
 
@@ -48,6 +49,9 @@ COMMAND_WAIT = 3 * REFRESH_TIMEOUT + 1.0
 """Seconds a command waits for a refresh in progress to finish (refreshes are bounded)."""
 FS_TIMEOUT = 5.0
 """Seconds a chdir waits for the drive (a cold folder on a real cloud can take a while)."""
+
+if TYPE_CHECKING:
+    from .transfer.copier import Transfer, TransferResult
 
 _DISCONNECTED_ERRNOS = {errno.ENOTCONN, errno.ECONNABORTED, errno.EIO, errno.ESTALE}
 
@@ -153,6 +157,16 @@ class DriveController(HasTraits):
     def unmount(self) -> None:
         """Flush pending writes, leave the drive if the kernel is inside it, and unmount."""
         with self._command("unmount"):
+            from .transfer.api import active_transfers
+
+            running = active_transfers(self)
+            if running:
+                raise self._reject(
+                    Busy(
+                        f"Cannot unmount while {running[0].describe()} is running. "
+                        "Cancel it or wait for it to finish."
+                    )
+                )
             self._refresh()
             if self.state in ("unmounted", "error"):
                 exc = NotMounted(f"Nothing is mounted at {self.mountpoint}, so there is nothing to unmount.")
@@ -195,6 +209,38 @@ class DriveController(HasTraits):
             self.error = ""
             self._say(f"Working directory: {target}")
             return target
+
+    def stage(self, src: str | os.PathLike[str], dest: str | os.PathLike[str], **options: Any) -> TransferResult:
+        """Copy a folder or file of the drive to local disk (fast, verified, resumable).
+
+        Returns counts of copied and skipped files and bytes; a re-run skips what is identical.
+        Options are those of :func:`drivewidget.transfer.api.stage` (``workers``, ``checksum``, ...).
+        """
+        from .transfer.api import stage
+
+        return stage(self, src, dest, **options)
+
+    def sync_back(
+        self, src: str | os.PathLike[str], dest: str | os.PathLike[str], **options: Any
+    ) -> TransferResult:
+        """Copy local results into the drive and wait until the backend has uploaded them."""
+        from .transfer.api import sync_back
+
+        return sync_back(self, src, dest, **options)
+
+    def start_stage(self, src: str | os.PathLike[str], dest: str | os.PathLike[str], **options: Any) -> Transfer:
+        """Like :meth:`stage`, in the background: returns a Transfer (progress, cancel, wait)."""
+        from .transfer.api import start_stage
+
+        return start_stage(self, src, dest, **options)
+
+    def start_sync_back(
+        self, src: str | os.PathLike[str], dest: str | os.PathLike[str], **options: Any
+    ) -> Transfer:
+        """Like :meth:`sync_back`, in the background."""
+        from .transfer.api import start_sync_back
+
+        return start_sync_back(self, src, dest, **options)
 
     def set_backend(self, backend: Backend) -> None:
         """Use another backend (e.g. a connection made in the panel) from the next mount on.

@@ -1,0 +1,322 @@
+"""Stage drive data to local disk and sync results back, checked against a controller.
+
+``stage`` copies a folder (or file) of the mounted drive to this machine's disk, where
+reading is fast; ``sync_back`` copies results from local disk into the drive and, by
+default, waits until the drive has uploaded them. Both validate their paths first and
+raise a :class:`~drivewidget.errors.DriveError` that says what to do:
+
+* the drive must be mounted (:class:`NotMounted`) and answering (:class:`StaleMount`);
+* the drive side must be inside ``controller.root`` (relative paths are taken from the
+  root), the local side must not be on the drive (:class:`InvalidPath`);
+* ``sync_back`` needs a writable mount (:class:`InvalidPath`);
+* one transfer per destination at a time (:class:`TransferBusy`).
+
+The ``start_*`` forms return a running :class:`~drivewidget.transfer.copier.Transfer` at
+once (the panel renders its progress and offers ``cancel()``); the plain forms wait and
+return the :class:`~drivewidget.transfer.copier.TransferResult`. Ctrl-C while waiting
+cancels cleanly.
+
+``start_*`` never waits for the drive longer than a status refresh (0.5 s): it checks the
+mount state and the paths as text at once (raising at once), and the checks that must
+touch the drive (does the source exist, does it lead outside the drive) run first thing
+in the background, with a deadline, so a slow or hung mount never blocks a button
+callback. Their errors come out of ``wait()`` (and ``Transfer.error``), like every error
+that stops a transfer.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import threading
+from typing import TYPE_CHECKING, Any
+
+from ..errors import Busy, DriveError, InvalidPath, NotMounted, StaleMount
+from ..status.mounttable import find_mount, is_within
+from ..status.probe import bounded
+from .copier import (
+    CopyOptions,
+    DoneCallback,
+    ProgressCallback,
+    Transfer,
+    TransferResult,
+    run_python,
+    show,
+    start_copy,
+    wait_interruptibly,
+)
+from .copier import active_transfers as _active_transfers
+
+if TYPE_CHECKING:
+    from ..controller import DriveController
+
+__all__ = ["active_transfers", "stage", "start_stage", "start_sync_back", "sync_back"]
+
+FS_TIMEOUT = 10.0
+"""Seconds the path checks wait for the drive (a cold folder on a real cloud can take a while)."""
+
+_DISCONNECTED = {errno.ENOTCONN, errno.ECONNABORTED, errno.ESTALE, errno.EIO}
+
+
+def start_stage(
+    controller: DriveController,
+    src: str | os.PathLike[str],
+    dest: str | os.PathLike[str],
+    *,
+    on_progress: ProgressCallback | None = None,
+    on_done: DoneCallback | None = None,
+    cancel_event: threading.Event | None = None,
+    **options: Any,
+) -> Transfer:
+    """Start copying ``src`` (on the drive) to ``dest`` (local disk) in the background.
+
+    ``src`` is relative to ``controller.root`` unless absolute. A folder's contents go into
+    ``dest`` (created if missing); running again skips files that are already identical,
+    so it also resumes an interrupted run. ``options``: see
+    :class:`~drivewidget.transfer.copier.CopyOptions` (``workers``, ``checksum``, ``verify``,
+    ``fsync``, ``symlinks``, ``reserve``, ``retries``).
+    """
+    opts = CopyOptions.from_kwargs(**options)
+    root = _require_mounted(controller, "staging")
+    source = _drive_path(controller, root, src, "the folder or file on the drive to stage")
+    target = _local_path(controller, dest, "the local folder to stage into")
+    into_folder = _clean(dest, "the local folder to stage into").endswith(os.sep)
+
+    def run(transfer: Transfer) -> None:
+        is_dir = _check_drive_source(controller, root, source)
+        _check_local_dest(target, is_dir)
+        if not is_dir and (into_folder or os.path.isdir(target)):
+            transfer.dest = os.path.join(target, os.path.basename(source))
+        run_python(transfer)
+
+    return start_copy(
+        source,
+        target,
+        checked=True,
+        engine=run,
+        kind="stage",
+        options=opts,
+        on_progress=on_progress,
+        on_done=on_done,
+        cancel_event=cancel_event,
+        owner=controller,
+    )
+
+
+def stage(
+    controller: DriveController, src: str | os.PathLike[str], dest: str | os.PathLike[str], **kwargs: Any
+) -> TransferResult:
+    """Copy ``src`` from the drive to ``dest`` on local disk and return the result (see :func:`start_stage`)."""
+    return wait_interruptibly(start_stage(controller, src, dest, **kwargs))
+
+
+def start_sync_back(
+    controller: DriveController,
+    src: str | os.PathLike[str],
+    dest: str | os.PathLike[str],
+    *,
+    flush: bool = True,
+    on_progress: ProgressCallback | None = None,
+    on_done: DoneCallback | None = None,
+    cancel_event: threading.Event | None = None,
+    **options: Any,
+) -> Transfer:
+    """Start copying ``src`` (local disk) to ``dest`` on the drive in the background.
+
+    ``dest`` is relative to ``controller.root`` unless absolute. With ``flush`` (the
+    default) the transfer also waits until the drive has uploaded what was copied (phase
+    ``flushing``), so the results are safe in the cloud when it is done.
+    """
+    opts = CopyOptions.from_kwargs(**options)
+    root = _require_mounted(controller, "syncing back")
+    if controller.readonly or _mounted_readonly(controller):
+        raise InvalidPath(
+            f"The drive at {controller.mountpoint} is mounted read-only, so nothing can be copied to it. "
+            "Mount it again writable (ctrl.mount(readonly=False, force=True)), then sync back."
+        )
+    source = _local_path(controller, src, "the local folder or file to sync back")
+    try:
+        st = os.stat(source)
+    except FileNotFoundError:
+        raise InvalidPath(f"There is nothing at {show(source)}. Check the path.") from None
+    except OSError as exc:
+        raise InvalidPath(f"Cannot open {show(source)}: {exc.strerror}.") from exc
+    if not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
+        raise InvalidPath(f"{show(source)} is not a regular file or a folder, so it cannot be synced back.")
+    target = _drive_path(controller, root, dest, "the folder on the drive to sync back into")
+    is_dir = stat.S_ISDIR(st.st_mode)
+    into_folder = _clean(dest, "the folder on the drive to sync back into").endswith(os.sep)
+    backend, mountpoint = controller.backend, controller.mountpoint
+
+    def run(transfer: Transfer) -> None:
+        transfer.dest = _check_drive_dest(controller, root, source, target, is_dir, into_folder)
+        run_python(transfer)
+        if not flush or transfer.stopping or not transfer.progress.files_copied:
+            return
+        transfer.set_phase("flushing")
+        transfer.note_message("waiting for the drive to upload the copied files...")
+        try:
+            backend.flush(mountpoint, progress=transfer.note_message)
+        except DriveError as exc:
+            transfer.note_warning(
+                f"The files were copied into the drive, but their upload could not be confirmed: {exc}"
+            )
+
+    return start_copy(
+        source,
+        target,
+        checked=True,
+        kind="sync_back",
+        options=opts,
+        on_progress=on_progress,
+        on_done=on_done,
+        cancel_event=cancel_event,
+        engine=run,
+        owner=controller,
+    )
+
+
+def sync_back(
+    controller: DriveController, src: str | os.PathLike[str], dest: str | os.PathLike[str], **kwargs: Any
+) -> TransferResult:
+    """Copy ``src`` from local disk to ``dest`` on the drive and return the result (see :func:`start_sync_back`)."""
+    return wait_interruptibly(start_sync_back(controller, src, dest, **kwargs))
+
+
+def active_transfers(controller: DriveController | None = None) -> list[Transfer]:
+    """Transfers running now (of ``controller`` when given): e.g. to refuse unmounting under them."""
+    return _active_transfers(controller)
+
+
+# -- checks ----------------------------------------------------------------------------
+
+
+def _require_mounted(controller: DriveController, doing: str) -> str:
+    state = controller.refresh()
+    if state == "stale":
+        raise StaleMount(f"{controller.describe_state()} Recover it (Unmount, then Mount) before {doing}.")
+    if state in ("mounting", "unmounting"):
+        raise Busy(f"The drive is {state}. Wait for it to finish, then try {doing} again.")
+    if state != "mounted" or not controller.root:
+        raise NotMounted(f"The drive is not mounted. Mount it before {doing}.")
+    return controller.root
+
+
+def _mounted_readonly(controller: DriveController) -> bool:
+    entry = find_mount(controller.mountpoint)
+    return entry is not None and entry.readonly
+
+
+def _clean(path: str | os.PathLike[str], what: str) -> str:
+    raw = os.fspath(path) if not isinstance(path, bytes) else os.fsdecode(path)
+    if not raw.strip():
+        raise InvalidPath(f"No path given for {what}.")
+    if "\0" in raw:
+        raise InvalidPath(f"The path given for {what} contains a NUL character, which no file name can hold.")
+    return os.path.expanduser(raw)
+
+
+def _on_drive(controller: DriveController, path: str) -> bool:
+    return is_within(path, controller.mountpoint) or bool(
+        controller.root and is_within(path, controller.root)
+    )
+
+
+def _drive_path(controller: DriveController, root: str, path: str | os.PathLike[str], what: str) -> str:
+    raw = _clean(path, what)
+    target = os.path.normpath(raw if os.path.isabs(raw) else os.path.join(root, raw))
+    if not is_within(target, root):
+        raise InvalidPath(
+            f"{show(target)} is outside the drive. Give {what} under {show(root)} (or relative to it)."
+        )
+    return target
+
+
+def _local_path(controller: DriveController, path: str | os.PathLike[str], what: str) -> str:
+    target = os.path.abspath(_clean(path, what))
+    if _on_drive(controller, target):
+        raise InvalidPath(
+            f"{show(target)} is on the drive; give {what} on this machine's disk, outside "
+            f"{show(controller.mountpoint)} (for example under {show(os.path.expanduser('~'))})."
+        )
+    return target
+
+
+def _bounded(controller: DriveController, path: str, fn: Any) -> Any:
+    result = bounded(controller.mountpoint, fn, FS_TIMEOUT)
+    if result.timed_out:
+        raise StaleMount(
+            f"The drive is not responding: {show(path)} could not be opened within {FS_TIMEOUT:g} s. "
+            "Check the connection; if it stays stuck, unmount and mount again."
+        )
+    if result.error is not None:
+        exc = result.error
+        if exc.errno in _DISCONNECTED:
+            raise StaleMount(f"The drive is disconnected: could not open {show(path)} ({exc.strerror}).")
+        if isinstance(exc, FileNotFoundError):
+            raise InvalidPath(
+                f"There is nothing at {show(path)} on the drive. Check the name (names are case-sensitive)."
+            )
+        if isinstance(exc, PermissionError):
+            raise InvalidPath(f"No permission to open {show(path)} on the drive.")
+        if isinstance(exc, NotADirectoryError):
+            raise InvalidPath(f"{show(exc.filename or path)}: a file stands where a folder is needed.")
+        raise InvalidPath(f"Cannot open {show(path)}: {exc.strerror or exc}.")
+    return result.value
+
+
+def _check_drive_source(controller: DriveController, root: str, source: str) -> bool:
+    """The source exists inside the drive (also after following links); True for a folder."""
+
+    def look() -> tuple[bool, bool, str]:
+        st = os.stat(source)
+        return stat.S_ISDIR(st.st_mode), stat.S_ISREG(st.st_mode), os.path.realpath(source)
+
+    is_dir, is_file, real = _bounded(controller, source, look)
+    if not is_within(real, os.path.realpath(root)):
+        raise InvalidPath(
+            f"{show(source)} leads outside the drive (to {show(real)}). Stage from the drive itself."
+        )
+    if not (is_dir or is_file):
+        raise InvalidPath(f"{show(source)} is not a regular file or a folder, so it cannot be staged.")
+    return bool(is_dir)
+
+
+def _check_local_dest(target: str, src_is_dir: bool) -> None:
+    existing = target
+    while not os.path.lexists(existing):
+        existing = os.path.dirname(existing)
+    if existing != target and not os.path.isdir(existing):
+        raise InvalidPath(
+            f"{show(existing)} is a file, so {show(target)} cannot be created. Choose another destination."
+        )
+    if existing == target and src_is_dir and not os.path.isdir(target):
+        raise InvalidPath(f"{show(target)} is a file; give a folder to stage the folder into.")
+
+
+def _check_drive_dest(
+    controller: DriveController, root: str, source: str, target: str, src_is_dir: bool, into_folder: bool
+) -> str:
+    """The destination on the drive can be created; returns the final path (a file into a folder)."""
+
+    def look() -> tuple[str, str, bool]:
+        existing = target
+        while not os.path.lexists(existing):
+            existing = os.path.dirname(existing)
+        return existing, os.path.realpath(existing), os.path.isdir(existing)
+
+    existing, real, is_dir = _bounded(controller, target, look)
+    if not is_within(real, os.path.realpath(root)):
+        raise InvalidPath(
+            f"{show(target)} leads outside the drive (to {show(real)}). Choose a folder on the drive."
+        )
+    if existing != target and not is_dir:
+        raise InvalidPath(f"{show(existing)} is a file, so {show(target)} cannot be created on the drive.")
+    if existing == target and src_is_dir and not is_dir:
+        raise InvalidPath(f"{show(target)} is a file on the drive; give a folder to sync the folder into.")
+    if src_is_dir:
+        return target
+    if into_folder or (existing == target and is_dir):
+        return os.path.join(target, os.path.basename(source))
+    return target

@@ -1,0 +1,244 @@
+"""stage / sync_back against a controller: path checks with clear messages, background runs, and a
+real rclone FUSE mount."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from drivewidget.controller import DriveController
+from drivewidget.errors import Busy, InvalidPath, NotMounted, StaleMount
+from drivewidget.testing import FakeBackend
+from drivewidget.transfer import (
+    TransferBusy,
+    active_transfers,
+    stage,
+    start_stage,
+    sync_back,
+)
+from drivewidget.transfer.copier import TransferProgress
+from tests.transfer import Slow, contents, install_slow, leftovers, make_tree, tree
+
+
+@pytest.fixture
+def mounted(controller: DriveController, drive_folder: Path) -> DriveController:
+    make_tree(drive_folder / "project" / "data")
+    controller.mount()
+    return controller
+
+
+@pytest.fixture
+def slow(monkeypatch: pytest.MonkeyPatch) -> Slow:
+    return install_slow(monkeypatch)
+
+
+def test_stage_copies_a_drive_folder_and_skips_it_next_time(
+    mounted: DriveController, drive_folder: Path, tmp_path: Path
+) -> None:
+    local = tmp_path / "local" / "data"
+    result = stage(mounted, "project/data", local)
+    assert result.ok and result.kind == "stage" and result.copied == result.files_total > 20
+    assert tree(local) == tree(drive_folder / "project" / "data")
+    again = stage(mounted, drive_folder / "project" / "data", local)  # absolute works too
+    assert again.copied == 0 and again.skipped == result.copied
+
+
+def test_stage_one_file_into_a_folder(mounted: DriveController, tmp_path: Path) -> None:
+    (tmp_path / "here").mkdir()
+    result = stage(mounted, "project/notes.txt", tmp_path / "here")
+    assert result.copied == 1 and (tmp_path / "here" / "notes.txt").read_text() == "hello"
+    assert result.dest == str(tmp_path / "here" / "notes.txt")
+
+
+def test_stage_needs_a_mounted_drive(controller: DriveController, tmp_path: Path) -> None:
+    with pytest.raises(NotMounted, match="Mount it before staging"):
+        stage(controller, "project", tmp_path / "x")
+
+
+def test_stage_from_a_stale_drive_says_so(
+    mounted: DriveController, fake_backend: FakeBackend, tmp_path: Path
+) -> None:
+    fake_backend.stale = True
+    with pytest.raises(StaleMount, match="Recover it"):
+        stage(mounted, "project", tmp_path / "x")
+
+
+def test_stage_from_a_hung_drive_does_not_hang(
+    mounted: DriveController, fake_backend: FakeBackend, tmp_path: Path
+) -> None:
+    fake_backend.hang.clear()
+    try:
+        with pytest.raises(StaleMount, match="not responding"):
+            stage(mounted, "project", tmp_path / "x")
+    finally:
+        fake_backend.hang.set()
+
+
+@pytest.mark.parametrize(
+    ("src", "dest", "message"),
+    [
+        ("../outside", "local", "is outside the drive"),
+        ("/etc", "local", "is outside the drive"),
+        ("project/missing", "local", "There is nothing at .*missing on the drive"),
+        ("", "local", "No path given for the folder or file on the drive"),
+        ("project\0x", "local", "NUL character"),
+        ("project", "", "No path given for the local folder"),
+        ("project", "DRIVE/elsewhere", "is on the drive; give the local folder"),
+        ("project", "FILE/sub", "is a file, so .* cannot be created"),
+        ("project", "FILE", "is a file; give a folder"),
+    ],
+)
+def test_stage_rejects_bad_paths_with_clear_messages(
+    mounted: DriveController, drive_folder: Path, tmp_path: Path, src: str, dest: str, message: str
+) -> None:
+    (tmp_path / "FILE").write_text("x")
+    if dest.startswith(("DRIVE", "FILE")):
+        dest = dest.replace("DRIVE", str(drive_folder)).replace("FILE", str(tmp_path / "FILE"))
+    elif dest:
+        dest = str(tmp_path / dest)
+    with pytest.raises(InvalidPath, match=message):
+        stage(mounted, src, dest)
+
+
+def test_checks_that_need_the_drive_run_in_the_background(mounted: DriveController, tmp_path: Path) -> None:
+    transfer = start_stage(mounted, "project/missing", tmp_path / "x")  # returns at once...
+    with pytest.raises(InvalidPath, match="There is nothing at"):
+        transfer.wait(10)  # ...and says what was wrong here
+    assert isinstance(transfer.error, InvalidPath) and transfer.progress.phase == "failed"
+    assert not (tmp_path / "x").exists()
+
+
+def test_stage_rejects_a_link_out_of_the_drive(
+    mounted: DriveController, drive_folder: Path, tmp_path: Path
+) -> None:
+    (drive_folder / "escape").symlink_to(tmp_path)
+    with pytest.raises(InvalidPath, match="leads outside the drive"):
+        stage(mounted, "escape", tmp_path / "x")
+
+
+def test_background_stage_reports_progress_and_cancels(
+    mounted: DriveController, tmp_path: Path, slow: Slow
+) -> None:
+    seen: list[TransferProgress] = []
+    cancel = threading.Event()
+    local = tmp_path / "local"
+    transfer = start_stage(
+        mounted, "project/data", local, workers=1, on_progress=seen.append, cancel_event=cancel
+    )
+    assert active_transfers(mounted) == [transfer] and active_transfers(None) == [transfer]
+    assert slow.started.wait(10)
+    with pytest.raises(TransferBusy):
+        start_stage(mounted, "project", local)
+    with pytest.raises(Busy, match="Cannot unmount while"):
+        mounted.unmount()  # never pull the drive from under a running copy
+    assert mounted.state == "mounted"
+    cancel.set()  # a cancel token from outside works like transfer.cancel()
+    result = transfer.wait(10)
+    assert transfer.stop_event.is_set() and not leftovers(local)
+    assert result.copied < result.files_total and active_transfers(mounted) == []
+    assert seen and seen[-1].phase in ("cancelled", "done")
+
+
+def test_sync_back_copies_results_into_the_drive_and_flushes(
+    mounted: DriveController, fake_backend: FakeBackend, drive_folder: Path, tmp_path: Path
+) -> None:
+    results = tmp_path / "results"
+    results.mkdir()
+    make_tree(results)
+    result = sync_back(mounted, results, "project/results")
+    assert result.ok and result.kind == "sync_back"
+    assert tree(drive_folder / "project" / "results") == tree(results)
+    assert "flush" in fake_backend.calls
+    fake_backend.calls.clear()
+    again = sync_back(mounted, results, "project/results")
+    assert again.copied == 0 and "flush" not in fake_backend.calls  # nothing new: nothing to upload
+    (results / "plain.txt").write_text("v2")
+    assert sync_back(mounted, results, "project/results", flush=False).copied == 1
+    assert "flush" not in fake_backend.calls
+
+
+def test_sync_back_reports_a_failed_flush_as_a_warning(
+    mounted: DriveController, fake_backend: FakeBackend, tmp_path: Path
+) -> None:
+    from drivewidget.errors import UnmountError
+
+    (tmp_path / "r.txt").write_text("result")
+    fake_backend.fail_flush = UnmountError("rclone is not answering")
+    result = sync_back(mounted, tmp_path / "r.txt", "project")
+    assert result.copied == 1 and any("could not be confirmed" in w for w in result.warnings)
+
+
+def test_sync_back_refuses_a_read_only_drive(controller: DriveController, tmp_path: Path) -> None:
+    controller.mount(readonly=True)
+    with pytest.raises(InvalidPath, match="read-only"):
+        sync_back(controller, tmp_path, "project")
+
+
+@pytest.mark.parametrize(
+    ("src", "dest", "message"),
+    [
+        ("missing", "project", "There is nothing at"),
+        ("DRIVE/project", "elsewhere", "is on the drive; give the local folder or file"),
+        ("results", "/tmp", "is outside the drive"),
+        ("results", "project/notes.txt", "is a file on the drive"),
+        ("results", "project/notes.txt/sub", "is a file, so .* cannot be created on the drive"),
+    ],
+)
+def test_sync_back_rejects_bad_paths(
+    mounted: DriveController, drive_folder: Path, tmp_path: Path, src: str, dest: str, message: str
+) -> None:
+    (tmp_path / "results").mkdir()
+    src = src.replace("DRIVE", str(drive_folder)) if src.startswith("DRIVE") else str(tmp_path / src)
+    with pytest.raises(InvalidPath, match=message):
+        sync_back(mounted, src, dest)
+
+
+def test_options_are_passed_and_checked(mounted: DriveController, tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="unknown transfer option"):
+        stage(mounted, "project", tmp_path / "x", wrokers=2)
+    result = stage(mounted, "project", tmp_path / "x", workers=1, checksum=True, verify=False, fsync=False)
+    assert result.ok
+
+
+def test_stage_while_mounting_is_busy(
+    mounted: DriveController, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mounted, "refresh", lambda: "mounting")
+    with pytest.raises(Busy, match="mounting"):
+        stage(mounted, "project", tmp_path / "x")
+
+
+@pytest.mark.fuse
+def test_stage_and_sync_back_through_a_real_rclone_mount(
+    rclone_controller: DriveController, tmp_path: Path
+) -> None:
+    ctrl = rclone_controller
+    cloud = Path(ctrl.backend.remote)  # type: ignore[attr-defined]
+    files = make_tree(cloud / "project" / "data", utf8_only=True)
+    ctrl.mount()
+    local = tmp_path / "local"
+    result = stage(ctrl, "project/data", local)
+    assert result.ok, result.errors
+    # rclone shows control characters in names as symbols (\n as U+240A): compare with the mount
+    seen = contents(Path(ctrl.root) / "project" / "data")
+    assert contents(local) == seen and result.copied == len(files)
+    assert sorted(v for v in seen.values() if v is not None) == sorted(files.values())
+    assert stage(ctrl, "project/data", local).copied == 0  # mtimes survived the mount
+    (local / "new_result.bin").write_bytes(os.urandom(300_000))
+    back = sync_back(ctrl, local, "project/results")
+    assert back.ok, back.errors
+    # sync_back waited for the upload: everything is in the remote before any unmount
+    assert ctrl.backend.pending_uploads(ctrl.mountpoint) == (0, 0)  # type: ignore[attr-defined]
+    uploaded = contents(cloud / "project" / "results")
+    assert len(uploaded) == len(contents(local))
+    assert uploaded["new_result.bin"] == (local / "new_result.bin").read_bytes()
+    ctrl.unmount()
+    assert not leftovers(cloud)
+    ctrl.mount(readonly=True)
+    assert contents(Path(ctrl.root) / "project" / "results") == contents(local)
+    with pytest.raises(InvalidPath, match="read-only"):
+        sync_back(ctrl, local, "project/results")
+    ctrl.unmount()
