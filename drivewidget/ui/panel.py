@@ -26,6 +26,7 @@ from .chooser import DriveFolderChooser
 from .connect import ConnectPanel
 from .live import DEFAULT_INTERVAL, LiveUpdater
 from .message import MessageBox
+from .stage_view import StageView
 from .status_view import GpuView, StatusView
 
 _STATE_STYLE = {
@@ -86,6 +87,7 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
             layout=widgets.Layout(width="40px"),
         )
         self.sampler = sampler if sampler is not None else StatusSampler(ctrl)
+        self.stage = StageView(ctrl, self.message.show)
         self.live = LiveUpdater(self._tick, refresh_interval)
         self.chooser = DriveFolderChooser(None, on_message=self.message.show)
         self.chooser.on_choose(self._choose)
@@ -113,7 +115,7 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         options = widgets.HBox([self.readonly_box, self.force_box])
         super().__init__(
             [self.title, self.state_view, buttons, options, self.connect_box, self.chooser, self.sys_path_box,
-             self.cwd_view, self.message, self.status, self.gpu],
+             self.cwd_view, self.stage, self.message, self.status, self.gpu],
             **kwargs,
         )  # fmt: skip
         self.add_class("drivewidget-panel")

@@ -1,0 +1,79 @@
+"""The panel's 'Copy to local disk' action: progress, result message, cancel, guards."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from drivewidget import DriveController, DrivePanel
+from tests.transfer import install_slow, leftovers
+
+
+@pytest.fixture
+def panel(controller: DriveController) -> DrivePanel:
+    panel = DrivePanel(controller, live=False)
+    panel.mount_button.click()
+    panel.wait()
+    yield panel
+    panel.close()
+
+
+def test_copy_disabled_until_a_drive_folder_is_chosen(controller: DriveController) -> None:
+    panel = DrivePanel(controller, live=False)
+    assert panel.stage.copy_button.disabled
+    panel.mount_button.click()
+    panel.wait()
+    assert panel.stage.copy_button.disabled  # cwd is still on the VM disk
+    panel.select(os.path.join(controller.root, "project"))
+    assert not panel.stage.copy_button.disabled
+    assert panel.stage.default_dest().endswith(os.path.join("local", "project"))
+    panel.close()
+
+
+def test_copy_to_local_disk(panel: DrivePanel, tmp_path: Path) -> None:
+    root = Path(panel.controller.root)
+    (root / "project" / "data" / "a.bin").write_bytes(os.urandom(50_000))
+    panel.select(str(root / "project"))
+    panel.stage.dest_box.value = str(tmp_path / "local")
+    panel.stage.copy_button.click()
+    assert panel.stage.copy_button.disabled and not panel.stage.cancel_button.disabled
+    panel.stage.wait()
+    assert (tmp_path / "local" / "data" / "a.bin").read_bytes() == (root / "project" / "data" / "a.bin").read_bytes()
+    assert (tmp_path / "local" / "notes.txt").read_text() == "hello"
+    assert panel.stage.bar.value == 1.0
+    assert panel.stage.label.value.startswith("Done")
+    assert panel.message.level == "success"
+    assert not panel.stage.copy_button.disabled and panel.stage.cancel_button.disabled
+    panel.stage.copy_button.click()  # a re-run skips what is identical
+    panel.stage.wait()
+    assert "already identical" in panel.stage.label.value
+
+
+def test_cancel_leaves_no_half_written_file(
+    panel: DrivePanel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = Path(panel.controller.root)
+    for index in range(20):
+        (root / "project" / f"big-{index}.bin").write_bytes(os.urandom(300_000))
+    slow = install_slow(monkeypatch, delay=0.05)
+    panel.select(str(root / "project"))
+    panel.stage.dest_box.value = str(tmp_path / "local")
+    transfer = panel.stage.start()
+    assert transfer is not None and slow.started.wait(10)
+    assert panel.stage.start() is None and "already running" in panel.message
+    panel.stage.cancel_button.click()
+    panel.stage.wait()
+    assert transfer.cancelled
+    assert not leftovers(tmp_path / "local")
+    assert panel.message.level == "warning"
+
+
+def test_bad_destination_is_explained(panel: DrivePanel, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    panel.select(os.path.join(panel.controller.root, "project"))
+    panel.stage.dest_box.value = str(tmp_path / "file")
+    panel.stage.copy_button.click()
+    panel.stage.wait()
+    assert panel.message.level == "error" and panel.message.text
