@@ -443,10 +443,11 @@ def _num(value: float | None, unit: str, fmt: str = "{:.0f}") -> str:
     return "N/A" if value is None else fmt.format(value) + unit
 
 
-def _gpu_text(g: GpuReading) -> str:
-    head = f"GPU {g.index} {g.name}"
-    if g.lost:
-        return f"{head}: lost (fell off the bus or needs a reset; restart the runtime)"
+GPU_LOST_TEXT = "lost (fell off the bus or needs a reset; restart the runtime)"
+
+
+def gpu_parts(g: GpuReading) -> list[str]:
+    """A GPU reading as short phrases ('37% busy', 'memory 2.0 GiB / 16.0 GiB', ...), N/A when unknown."""
     memory = f"{format_bytes(g.memory_used)} / {format_bytes(g.memory_total)}"
     power = f"{_num(g.power_draw, ' W')} / {_num(g.power_limit, ' W')}"
     parts = [
@@ -457,7 +458,14 @@ def _gpu_text(g: GpuReading) -> str:
     ]
     if g.process_memory is not None:
         parts.append(f"this kernel {format_bytes(g.process_memory)}")
-    return f"{head}: " + ", ".join(parts)
+    return parts
+
+
+def _gpu_text(g: GpuReading) -> str:
+    head = f"GPU {g.index} {g.name}"
+    if g.lost:
+        return f"{head}: {GPU_LOST_TEXT}"
+    return f"{head}: " + ", ".join(gpu_parts(g))
 
 
 def _gpu_json(g: GpuReading) -> dict[str, Any]:

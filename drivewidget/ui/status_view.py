@@ -13,7 +13,7 @@ import re
 import ipywidgets as widgets
 
 from ..status.gpu import GpuHistory, GpuReading, sparkline
-from ..status.sample import StatusSample, format_bytes, format_duration
+from ..status.sample import GPU_LOST_TEXT, StatusSample, format_bytes, format_duration, gpu_parts
 
 _MUTED = "color:#77767b"
 
@@ -81,30 +81,21 @@ class GpuView(_HtmlView):
             message = sample.gpu.message or "No GPU"
             value = f"<div style='{_MUTED}'>{html.escape(message)}</div>"
         else:
-            value = "<table style='font-size:90%'>" + "".join(
-                self._gpu_row(gpu, history) for gpu in sample.gpus
-            ) + "</table>"
+            value = (
+                "<table style='font-size:90%'>"
+                + "".join(self._gpu_row(gpu, history) for gpu in sample.gpus)
+                + "</table>"
+            )
         self._write(value)
 
     @staticmethod
     def _gpu_row(gpu: GpuReading, history: GpuHistory | None) -> str:
         name = html.escape(f"GPU {gpu.index}: {gpu.name}")
         if gpu.lost:
-            return _row(name, "lost: fell off the bus or needs a reset (restart the runtime)")
-        parts = [
-            f"{_num(gpu.utilization, '%')} busy",
-            f"mem {format_bytes(gpu.memory_used)} / {format_bytes(gpu.memory_total)}",
-            _num(gpu.temperature, " °C") if gpu.temperature is not None else "temperature N/A",
-            f"{_num(gpu.power_draw, ' W')} / {_num(gpu.power_limit, ' W')}",
-        ]
-        if gpu.process_memory is not None:
-            parts.append(f"this kernel {format_bytes(gpu.process_memory)}")
+            return _row(name, html.escape(GPU_LOST_TEXT))
+        parts = [html.escape(part) for part in gpu_parts(gpu)]
         if history is not None:
             util = sparkline(history.utilization(gpu.index), width=30)
             mem = sparkline(history.memory(gpu.index), width=30)
             parts.append(f"<code title='utilisation'>{util}</code> <code title='memory'>{mem}</code>")
         return _row(name, " · ".join(parts))
-
-
-def _num(value: float | None, unit: str) -> str:
-    return "N/A" if value is None else f"{value:.0f}{unit}"
