@@ -44,6 +44,7 @@ from ..errors import DriveError
 from ..status.mounttable import read_mounts
 from .actions import ActionRunner, explain
 from .message import MessageBox
+from .tree import close_tree
 
 OTHER = "other"
 METHODS = (
@@ -632,11 +633,5 @@ class ConnectPanel(widgets.VBox):  # type: ignore[misc]
         self._cancel_signin()
         for child in self.children:
             if child is not self.message:
-                _close_tree(child)
+                close_tree(child)
         super().close()
-
-
-def _close_tree(widget: widgets.Widget) -> None:
-    for child in getattr(widget, "children", ()):
-        _close_tree(child)
-    widget.close()

@@ -28,6 +28,7 @@ from .live import DEFAULT_INTERVAL, LiveUpdater
 from .message import MessageBox
 from .stage_view import StageView
 from .status_view import GpuView, StatusView
+from .tree import close_tree
 
 _STATE_STYLE = {
     "mounted": ("#26a269", "●"),
@@ -83,7 +84,9 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         self.status = StatusView()
         self.gpu = GpuView()
         self.live_button = widgets.ToggleButton(
-            value=live, icon="pause" if live else "play", tooltip="Pause or resume live updates",
+            value=live,
+            icon="pause" if live else "play",
+            tooltip="Pause or resume live updates",
             layout=widgets.Layout(width="40px"),
         )
         self.sampler = sampler if sampler is not None else StatusSampler(ctrl)
@@ -103,7 +106,7 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         self.force_box.observe(lambda _: self._render(), names="value")
         ctrl.observe(self._on_controller, names=["state", "problem", "readonly", "root"])
         ctrl.observe(self._on_text, names=["message", "error"])
-        ctrl.observe(lambda _: self._render_cwd(), names="cwd")
+        ctrl.observe(self._render_cwd, names="cwd")
 
         self.title = widgets.HTML()
         self.connect_panel = ConnectPanel(
@@ -111,7 +114,9 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         )
         self.connect_box = widgets.Accordion(children=[self.connect_panel], titles=("Connect a cloud",))
         self.connect_box.selected_index = None
-        buttons = widgets.HBox([self.mount_button, self.unmount_button, self.refresh_button, self.live_button])
+        buttons = widgets.HBox(
+            [self.mount_button, self.unmount_button, self.refresh_button, self.live_button]
+        )
         options = widgets.HBox([self.readonly_box, self.force_box])
         super().__init__(
             [self.title, self.state_view, buttons, options, self.connect_box, self.chooser, self.sys_path_box,
@@ -120,8 +125,12 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         )  # fmt: skip
         self.add_class("drivewidget-panel")
         for widget, name in (
-            (self.state_view, "state"), (self.cwd_view, "cwd"), (self.message, "message"),
-            (self.status, "status"), (self.gpu, "gpu"), (self.chooser, "chooser"),
+            (self.state_view, "state"),
+            (self.cwd_view, "cwd"),
+            (self.message, "message"),
+            (self.status, "status"),
+            (self.gpu, "gpu"),
+            (self.chooser, "chooser"),
         ):
             widget.add_class(f"drivewidget-{name}")  # stable hooks for styling and browser tests
         if ctrl.backend.name == "colab":
@@ -145,7 +154,9 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
             self.message.show(f"Please wait: the drive is {ctrl.state}.", "warning")
             return
         readonly, force = self.readonly_box.value, self.force_box.value
-        self._actions.run(lambda: ctrl.mount(readonly=readonly, force=force), name="mount", inline=self._inline())
+        self._actions.run(
+            lambda: ctrl.mount(readonly=readonly, force=force), name="mount", inline=self._inline()
+        )
 
     def _unmount(self) -> None:
         ctrl = self.controller
@@ -166,9 +177,10 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         if ctrl.state not in ("mounted", "stale", "mounting", "unmounting"):
             return False
         if connection.backend == "rclone":
-            return getattr(backend, "remote", None) == connection.remote and getattr(
-                backend, "config", None
-            ) == connection.config
+            return (
+                getattr(backend, "remote", None) == connection.remote
+                and getattr(backend, "config", None) == connection.config
+            )
         return getattr(backend, "account", None) == connection.name
 
     def _render_title(self) -> None:
@@ -274,8 +286,14 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         if ctrl.error:
             self.message.show(ctrl.error, "error")
         elif ctrl.message:
-            note = self._mount_note if ctrl.state == "mounted" and ctrl.message.startswith(("Mounted", "Using")) else ""
-            self.message.show("\n".join(filter(None, [ctrl.message, note])), "info" if ctrl.busy else "success")
+            note = (
+                self._mount_note
+                if ctrl.state == "mounted" and ctrl.message.startswith(("Mounted", "Using"))
+                else ""
+            )
+            self.message.show(
+                "\n".join(filter(None, [ctrl.message, note])), "info" if ctrl.busy else "success"
+            )
 
     def _render(self) -> None:
         ctrl = self.controller
@@ -300,7 +318,7 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         _set(self.state_view, f"<span style='color:{colour}'>{mark} {words}</span>{hint_html}")
         self._render_cwd()
 
-    def _render_cwd(self) -> None:
+    def _render_cwd(self, _: dict[str, Any] | None = None) -> None:
         ctrl = self.controller
         cwd = html.escape(ctrl.cwd)
         if ctrl.state == "mounted" and ctrl.cwd_on_drive:
@@ -319,11 +337,12 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         for handler, names in (
             (self._on_controller, ["state", "problem", "readonly", "root"]),
             (self._on_text, ["message", "error"]),
+            (self._render_cwd, ["cwd"]),
         ):
             with contextlib.suppress(ValueError):
                 self.controller.unobserve(handler, names=names)
         for child in self.children:
-            child.close()
+            close_tree(child)
         super().close()
 
 
@@ -341,4 +360,3 @@ def _state_hint(ctrl: DriveController) -> str:
     if ctrl.state == "error":
         return "Fix the problem below and click Mount to try again."
     return ""
-

@@ -17,6 +17,7 @@ from ..controller import DriveController
 from ..errors import DriveError
 from ..transfer.copier import Transfer, TransferProgress
 from .actions import Report, explain
+from .tree import close_tree
 
 DEFAULT_DEST = "~/local"
 """Where staged folders go by default: ``~/local/<folder name>`` on the VM's own disk."""
@@ -119,6 +120,6 @@ class StageView(widgets.VBox):  # type: ignore[misc]
     def close(self) -> None:
         with contextlib.suppress(ValueError):
             self.controller.unobserve(self._render, names=["state", "cwd"])
-        for child in (self.dest_box, self.copy_button, self.cancel_button, self.bar, self.label):
-            child.close()
+        for child in self.children:
+            close_tree(child)
         super().close()

@@ -263,3 +263,14 @@ def test_connect_box_hidden_on_colab_backend() -> None:
     panel = DrivePanel(ctrl, live=False)
     assert panel.connect_box.layout.display == "none"
     panel.close()
+
+
+def test_closed_panel_leaves_no_open_widgets(controller: DriveController) -> None:
+    """Saving a notebook's widget state must keep working after a panel is closed."""
+    import ipywidgets
+
+    panel = DrivePanel(controller, live=False)
+    parts = [panel.mount_button, panel.stage.copy_button, panel.connect_panel, panel.chooser, panel.message]
+    panel.close()
+    assert all(part.comm is None for part in parts)
+    ipywidgets.Widget.get_manager_state(drop_defaults=False)  # raised on a half-closed tree
