@@ -114,6 +114,9 @@ class StageView(widgets.VBox):  # type: ignore[misc]
     def _render(self, _: dict[str, Any] | None = None) -> None:
         usable = self.controller.state == "mounted" and self.controller.cwd_on_drive
         self.copy_button.disabled = self.running or not usable
+        shown = usable or self.transfer is not None
+        self.layout.display = None if shown else "none"  # only offered for a folder of the drive
+        self.bar.layout.visibility = "visible" if self.transfer is not None else "hidden"
         self.cancel_button.disabled = not self.running
         self.dest_box.placeholder = f"Local folder (default {self.default_dest()})"
 
