@@ -37,7 +37,7 @@ from .errors import (
     UnmountError,
 )
 from .status.mounttable import is_within
-from .status.probe import bounded
+from .status.probe import DISCONNECTED_ERRNOS, bounded
 
 STATES = ("unmounted", "mounting", "mounted", "unmounting", "stale", "error")
 NOT_RESPONDING = "not responding"
@@ -53,7 +53,6 @@ FS_TIMEOUT = 5.0
 if TYPE_CHECKING:
     from .transfer.copier import Transfer, TransferResult
 
-_DISCONNECTED_ERRNOS = {errno.ENOTCONN, errno.ECONNABORTED, errno.EIO, errno.ESTALE}
 
 
 class DriveController(HasTraits):
@@ -291,8 +290,14 @@ class DriveController(HasTraits):
     def _refresh(self) -> None:
         self.cwd = os.getcwd()
         if not self.backend.is_mounted(self.mountpoint):
+            went_away = self.state in ("mounted", "stale")
             self.problem = ""
             self.state = "error" if self.state == "error" else "unmounted"
+            if went_away and self._leave_drive():  # unmounted outside drivewidget
+                self._say(
+                    f"The drive at {self.mountpoint} was unmounted outside drivewidget; "
+                    f"the working directory moved to {self._safe_dir}."
+                )
             return
         backend, mountpoint = self.backend, self.mountpoint
 
@@ -311,7 +316,7 @@ class DriveController(HasTraits):
         else:
             if result.timed_out:
                 self.problem = NOT_RESPONDING
-            elif result.error is not None and result.error.errno in _DISCONNECTED_ERRNOS:
+            elif result.error is not None and result.error.errno in DISCONNECTED_ERRNOS:
                 self.problem = DISCONNECTED
             else:
                 self.problem = result.error.strerror or str(result.error) if result.error else DISCONNECTED
@@ -331,14 +336,16 @@ class DriveController(HasTraits):
         self.readonly = False
         return lines
 
-    def _leave_drive(self) -> None:
-        """Never leave the kernel (or sys.path) inside a mount that is going away."""
+    def _leave_drive(self) -> bool:
+        """Never leave the kernel (or sys.path) inside a mount that is going away; True if it moved."""
         cwd = os.getcwd()
-        if is_within(cwd, self.mountpoint) or (self.root and is_within(cwd, self.root)):
+        moved = is_within(cwd, self.mountpoint) or bool(self.root and is_within(cwd, self.root))
+        if moved:
             os.chdir(self._safe_dir)
             self._say(f"Left the drive: working directory is now {self._safe_dir}")
         self._set_sys_path(None)
         self.cwd = os.getcwd()
+        return moved
 
     def _set_sys_path(self, folder: str | None) -> None:
         if self._sys_path_entry is not None and self._sys_path_entry in sys.path:
@@ -400,6 +407,6 @@ def _path_error(target: str, exc: OSError) -> DriveError:
         return InvalidPath(f"No permission to open {target}. Choose a folder you can read.")
     if exc.errno == errno.EXDEV:
         return InvalidPath(f"{target} {exc.strerror}. Choose a folder under the drive's root.")
-    if exc.errno in _DISCONNECTED_ERRNOS:
+    if exc.errno in DISCONNECTED_ERRNOS:
         return StaleMount(f"The drive is disconnected: could not open {target} ({exc.strerror}).")
     return InvalidPath(f"Cannot open {target}: {exc.strerror or exc}.")

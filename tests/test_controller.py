@@ -313,3 +313,15 @@ def test_command_waits_for_a_background_refresh(controller: DriveController, fak
     controller.mount()
     refresher.join(5)
     assert controller.state == "mounted"
+
+
+def test_unmounted_behind_our_back_moves_cwd_out(controller: DriveController, fake_backend: FakeBackend) -> None:
+    """Found by the state machine: an external unmount must not leave the kernel inside the drive."""
+    controller.mount()
+    controller.chdir("project", add_to_sys_path=True)
+    inside = os.getcwd()
+    fake_backend.mounted = False  # e.g. fusermount -u in a terminal, or drive.flush_and_unmount()
+    assert controller.refresh() == "unmounted"
+    assert not os.getcwd().startswith(fake_backend.folder)
+    assert inside not in sys.path
+    assert "unmounted outside drivewidget" in controller.message

@@ -9,6 +9,7 @@ piling up more stuck threads.
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 from collections.abc import Callable
@@ -18,6 +19,9 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 0.5
+
+DISCONNECTED_ERRNOS = frozenset({errno.ENOTCONN, errno.ECONNABORTED, errno.EIO, errno.ESTALE})
+"""What a mount whose daemon died answers ('Transport endpoint is not connected' and kin)."""
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,6 @@ new keys may be added. Sizes are bytes, times seconds, ``null`` means unknown::
 
 from __future__ import annotations
 
-import errno
 import os
 import shutil
 import threading
@@ -56,7 +55,7 @@ from typing import TYPE_CHECKING, Any
 
 from .gpu import NVML, GpuHistory, GpuReading, GpuStatus, default_nvml
 from .mounttable import is_within
-from .probe import bounded
+from .probe import DISCONNECTED_ERRNOS, bounded
 from .system import RuntimeInfo, Usage, disk_usage, ram_usage, runtime_info, vm_disk_path
 
 if TYPE_CHECKING:
@@ -312,7 +311,7 @@ _statfs = shutil.disk_usage
 def _probe_error_text(exc: OSError | None) -> str:
     if exc is None:
         return "unavailable"
-    if exc.errno in (errno.ENOTCONN, errno.ECONNABORTED, errno.EIO, errno.ESTALE):
+    if exc.errno in DISCONNECTED_ERRNOS:
         return "disconnected"
     return exc.strerror or str(exc) or "unavailable"
 

@@ -26,7 +26,6 @@ that stops a transfer.
 
 from __future__ import annotations
 
-import errno
 import os
 import stat
 import threading
@@ -34,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import Busy, DriveError, InvalidPath, NotMounted, StaleMount
 from ..status.mounttable import find_mount, is_within
-from ..status.probe import bounded
+from ..status.probe import DISCONNECTED_ERRNOS, bounded
 from .copier import (
     CopyOptions,
     DoneCallback,
@@ -56,7 +55,7 @@ __all__ = ["active_transfers", "stage", "start_stage", "start_sync_back", "sync_
 FS_TIMEOUT = 10.0
 """Seconds the path checks wait for the drive (a cold folder on a real cloud can take a while)."""
 
-_DISCONNECTED = {errno.ENOTCONN, errno.ECONNABORTED, errno.ESTALE, errno.EIO}
+_DISCONNECTED = DISCONNECTED_ERRNOS
 
 
 def start_stage(

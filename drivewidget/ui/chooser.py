@@ -41,7 +41,7 @@ from traitlets import Bool, Unicode
 
 from ..errors import DriveError, InvalidPath, NotMounted, StaleMount
 from ..status.mounttable import is_within
-from ..status.probe import bounded
+from ..status.probe import DISCONNECTED_ERRNOS, bounded
 from .listing import DEFAULT_LIMIT, ListingCache, Scan, display_name, make_listing, shared_cache
 
 __all__ = ["DEFAULT_TIMEOUT", "NOT_RESPONDING", "DriveFolderChooser"]
@@ -58,7 +58,7 @@ SHARED_DRIVE_NAMES = ("Shareddrives", "Shared drives")
 """How Colab (``<mountpoint>/Shareddrives``) and rclone users name the shared-drives folder."""
 MAX_NAME_BYTES = 255
 
-_DISCONNECTED = {errno.ENOTCONN, errno.ECONNABORTED, errno.EIO, errno.ESTALE}
+_DISCONNECTED = DISCONNECTED_ERRNOS
 _COLOURS = {"info": "#555", "success": "#26a269", "warning": "#a05a00", "error": "#c01c28"}
 _SHOWN: None = None  # layout.display value that shows a widget
 _HIDDEN = "none"
