@@ -36,6 +36,15 @@ CELLS = [
         "print('working directory:', os.getcwd())"
     ),
     new_code_cell("print(os.getcwd())"),
+    new_markdown_cell(
+        "Training reads many small files: copy the data to the VM's own disk first (fast, "
+        "verified; a re-run skips what is already identical), and copy results back at the end."
+    ),
+    new_code_cell(
+        "local = os.path.expanduser('~/local/mnist')\n"
+        "print(ctrl.stage('projects/mnist', local).summary())\n"
+        "print(ctrl.stage('projects/mnist', local).summary())  # again: nothing to copy"
+    ),
     new_markdown_cell("Bad input gets a clear message, never a traceback in the panel:"),
     new_code_cell(
         "from drivewidget import DriveError\n\n"
@@ -44,7 +53,8 @@ CELLS = [
         "except DriveError as exc:\n"
         "    print(type(exc).__name__, '-', exc)"
     ),
-    new_code_cell("!python -m drivewidget status"),
+    new_markdown_cell("The same status from a terminal (here, with this kernel's Python):"),
+    new_code_cell("import sys\n\n!{sys.executable} -m drivewidget status"),
 ]
 
 

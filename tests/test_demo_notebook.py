@@ -39,6 +39,8 @@ def test_demo_runs_without_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     texts = ["".join(o.get("text", "") for o in cell.get("outputs", [])) for cell in notebook.cells if cell.cell_type == "code"]
     assert any(os.path.join("projects", "mnist") in text for text in texts)
     assert any("InvalidPath" in text for text in texts)
+    assert any(text.startswith("Drive: ") for text in texts), "the status command printed nothing"
+    assert not any("No module named" in text or "Traceback" in text for text in texts)
     widget_views = [
         o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])
         if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
