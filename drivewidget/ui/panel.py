@@ -286,14 +286,11 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         if ctrl.error:
             self.message.show(ctrl.error, "error")
         elif ctrl.message:
-            note = (
-                self._mount_note
-                if ctrl.state == "mounted" and ctrl.message.startswith(("Mounted", "Using"))
-                else ""
+            note, self._mount_note = (
+                (self._mount_note, "") if ctrl.state == "mounted" else ("", self._mount_note)
             )
-            self.message.show(
-                "\n".join(filter(None, [ctrl.message, note])), "info" if ctrl.busy else "success"
-            )
+            level = "info" if ctrl.busy else "success"
+            self.message.show("\n".join(filter(None, [ctrl.message, note])), level)
 
     def _render(self) -> None:
         ctrl = self.controller
