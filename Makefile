@@ -22,7 +22,8 @@ demo: $(PY)
 test: $(PY)
 	scripts/install-system-deps.sh $(SYSTEM_TEST_DEPS)
 	$(PIP) -e '.[test]'
-	$(VENV)/bin/ruff check drivewidget tests benchmarks
+	$(VENV)/bin/ruff check drivewidget tests benchmarks scripts
+	$(VENV)/bin/ruff format --check drivewidget tests benchmarks scripts
 	$(VENV)/bin/mypy drivewidget
 	$(PY) -m pytest
 
@@ -30,8 +31,8 @@ test-fast: $(PY)
 	$(PY) -m pytest -m "not browser"
 
 lint:
-	$(VENV)/bin/ruff check drivewidget tests benchmarks
-	$(VENV)/bin/ruff format --check drivewidget tests benchmarks
+	$(VENV)/bin/ruff check drivewidget tests benchmarks scripts
+	$(VENV)/bin/ruff format --check drivewidget tests benchmarks scripts
 
 typecheck:
 	$(VENV)/bin/mypy drivewidget

@@ -54,7 +54,6 @@ if TYPE_CHECKING:
     from .transfer.copier import Transfer, TransferResult
 
 
-
 class DriveController(HasTraits):
     """Mount, unmount and change into folders of a drive; observable with traitlets."""
 
@@ -209,7 +208,9 @@ class DriveController(HasTraits):
             self._say(f"Working directory: {target}")
             return target
 
-    def stage(self, src: str | os.PathLike[str], dest: str | os.PathLike[str], **options: Any) -> TransferResult:
+    def stage(
+        self, src: str | os.PathLike[str], dest: str | os.PathLike[str], **options: Any
+    ) -> TransferResult:
         """Copy a folder or file of the drive to local disk (fast, verified, resumable).
 
         Returns counts of copied and skipped files and bytes; a re-run skips what is identical.
@@ -227,7 +228,9 @@ class DriveController(HasTraits):
 
         return sync_back(self, src, dest, **options)
 
-    def start_stage(self, src: str | os.PathLike[str], dest: str | os.PathLike[str], **options: Any) -> Transfer:
+    def start_stage(
+        self, src: str | os.PathLike[str], dest: str | os.PathLike[str], **options: Any
+    ) -> Transfer:
         """Like :meth:`stage`, in the background: returns a Transfer (progress, cancel, wait)."""
         from .transfer.api import start_stage
 

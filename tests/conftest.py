@@ -75,9 +75,7 @@ def mount_guard() -> Iterator[list[str]]:
 
 
 @pytest.fixture
-def rclone_controller(
-    tmp_path: Path, mount_guard: list[str], restore_cwd: None
-) -> Iterator[DriveController]:
+def rclone_controller(tmp_path: Path, mount_guard: list[str], restore_cwd: None) -> Iterator[DriveController]:
     """A controller around a real ``rclone mount`` of a temp folder (source: tmp_path/'cloud')."""
     from drivewidget.backends.rclone import RcloneBackend
 

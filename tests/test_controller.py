@@ -295,7 +295,9 @@ def test_set_backend_only_when_unmounted(controller: DriveController, tmp_path: 
     assert other.calls == ["mount"]
 
 
-def test_command_waits_for_a_background_refresh(controller: DriveController, fake_backend: FakeBackend) -> None:
+def test_command_waits_for_a_background_refresh(
+    controller: DriveController, fake_backend: FakeBackend
+) -> None:
     """A click that lands while the live loop refreshes must run, not be refused as busy."""
     in_refresh = threading.Event()
     original = fake_backend.is_mounted
@@ -315,7 +317,9 @@ def test_command_waits_for_a_background_refresh(controller: DriveController, fak
     assert controller.state == "mounted"
 
 
-def test_unmounted_behind_our_back_moves_cwd_out(controller: DriveController, fake_backend: FakeBackend) -> None:
+def test_unmounted_behind_our_back_moves_cwd_out(
+    controller: DriveController, fake_backend: FakeBackend
+) -> None:
     """Found by the state machine: an external unmount must not leave the kernel inside the drive."""
     controller.mount()
     controller.chdir("project", add_to_sys_path=True)

@@ -17,7 +17,9 @@ def test_demo_has_kernelspec() -> None:
     assert notebook.metadata["kernelspec"]["name"] == "python3"
 
 
-def test_demo_runs_without_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mount_guard: list[str]) -> None:
+def test_demo_runs_without_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mount_guard: list[str]
+) -> None:
     mountpoint = tmp_path / "drive"
     mount_guard.append(str(mountpoint))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
@@ -27,7 +29,9 @@ def test_demo_runs_without_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("DRIVEWIDGET_SOURCE", raising=False)
     (tmp_path / "home").mkdir()
     notebook = nbformat.read(DEMO, as_version=4)
-    NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     errors = [
         output
         for cell in notebook.cells
@@ -36,13 +40,20 @@ def test_demo_runs_without_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         if output.get("output_type") == "error" or output.get("name") == "stderr"
     ]
     assert errors == []
-    texts = ["".join(o.get("text", "") for o in cell.get("outputs", [])) for cell in notebook.cells if cell.cell_type == "code"]
+    texts = [
+        "".join(o.get("text", "") for o in cell.get("outputs", []))
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+    ]
     assert any(os.path.join("projects", "mnist") in text for text in texts)
     assert any("InvalidPath" in text for text in texts)
     assert any(text.startswith("Drive: ") for text in texts), "the status command printed nothing"
     assert not any("No module named" in text or "Traceback" in text for text in texts)
     widget_views = [
-        o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])
+        o
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for o in cell.get("outputs", [])
         if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
     ]
     assert widget_views, "the panel was not displayed"

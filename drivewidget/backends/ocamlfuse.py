@@ -216,7 +216,9 @@ class OcamlfuseBackend(Backend):
         self.service_account = (
             os.path.abspath(os.path.expanduser(os.fspath(service_account))) if service_account else None
         )
-        self.config_path = os.path.abspath(os.path.expanduser(os.fspath(config_path))) if config_path else None
+        self.config_path = (
+            os.path.abspath(os.path.expanduser(os.fspath(config_path))) if config_path else None
+        )
         self.xdg = xdg
         self.program = os.fspath(program) if program else None
         self.mount_timeout = mount_timeout
@@ -249,7 +251,9 @@ class OcamlfuseBackend(Backend):
         if values.get("data_directory"):
             data_dir = Path(values["data_directory"])
         elif xdg:
-            data_dir = Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share") / "gdfuse" / self.account
+            data_dir = (
+                Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share") / "gdfuse" / self.account
+            )
         else:
             data_dir = home / ".gdfuse" / self.account
         if values.get("cache_directory"):
@@ -558,9 +562,13 @@ class OcamlfuseBackend(Backend):
                 f"Cannot read the service account key file {path} as JSON. Give the path of the JSON "
                 "key downloaded from the Google Cloud console."
             ) from None
-        if not isinstance(data, dict) or data.get("type") != "service_account" or not data.get("client_email"):
+        if (
+            not isinstance(data, dict)
+            or data.get("type") != "service_account"
+            or not data.get("client_email")
+        ):
             raise AuthError(
-                f"{path} is not a service account key (it has no \"type\": \"service_account\" and "
+                f'{path} is not a service account key (it has no "type": "service_account" and '
                 "client_email). Download a JSON key of a service account from the Google Cloud console."
             )
 

@@ -197,7 +197,9 @@ class RcloneBackend(Backend):
 
     def _mount_failure(self, log: Path, returncode: int) -> MountError | InvalidMountpoint:
         text = log.read_text(errors="replace") if log.exists() else ""
-        errors = [line for line in text.splitlines() if "ERROR" in line or "CRITICAL" in line or "Fatal" in line]
+        errors = [
+            line for line in text.splitlines() if "ERROR" in line or "CRITICAL" in line or "Fatal" in line
+        ]
         reason = (errors[-1] if errors else last_line(text)).split(": ", 1)[-1] or f"exit status {returncode}"
         lowered = reason.lower()
         if "didn't find section in config" in lowered or "not found in config" in lowered:
@@ -236,7 +238,9 @@ class RcloneBackend(Backend):
             while True:
                 queue = rc_call(sock, "vfs/queue").get("queue") or []
                 cache = rc_call(sock, "vfs/stats").get("diskCache") or {}
-                busy = len(queue) + int(cache.get("uploadsQueued", 0)) + int(cache.get("uploadsInProgress", 0))
+                busy = (
+                    len(queue) + int(cache.get("uploadsQueued", 0)) + int(cache.get("uploadsInProgress", 0))
+                )
                 now = time.monotonic()
                 if busy == 0:
                     quiet_since = quiet_since if quiet_since is not None else now

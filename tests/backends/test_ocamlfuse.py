@@ -206,7 +206,11 @@ def test_standin_refuses_unauthorised_like_the_real_program(world: GdfuseWorld) 
 def test_headless_prompt_without_answer_is_end_of_file(world: GdfuseWorld) -> None:
     world.backend(client_id=CLIENT_ID, client_secret="GOCSPX-unused").set_client(CLIENT_ID, "GOCSPX-unused")
     result = subprocess.run(
-        [str(FAKE_PROGRAM), "-headless"], capture_output=True, text=True, timeout=30, check=False,
+        [str(FAKE_PROGRAM), "-headless"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
         stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 1
@@ -420,8 +424,10 @@ def _queue_db(world: GdfuseWorld, rows: int) -> Path:
     db.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.closing(sqlite3.connect(db)) as conn:
         conn.execute("CREATE TABLE upload_queue (id INTEGER PRIMARY KEY, resource_id INTEGER, state TEXT)")
-        conn.executemany("INSERT INTO upload_queue (resource_id, state) VALUES (?, 'ToUpload')",
-                         [(i,) for i in range(rows)])
+        conn.executemany(
+            "INSERT INTO upload_queue (resource_id, state) VALUES (?, 'ToUpload')",
+            [(i,) for i in range(rows)],
+        )
         conn.commit()
     return db
 

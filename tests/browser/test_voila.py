@@ -17,9 +17,7 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 
-def test_panel_mounts_in_voila(
-    notebook7_server: JupyterServer, page: Any, shot: Callable[..., Path]
-) -> None:
+def test_panel_mounts_in_voila(notebook7_server: JupyterServer, page: Any, shot: Callable[..., Path]) -> None:
     """Voila (a server extension of the same Jupyter server) renders the panel; Mount works."""
     from playwright.sync_api import expect
 

@@ -98,7 +98,9 @@ def test_panel_close_leaves_no_thread(controller: DriveController) -> None:
     assert panel.live not in running_updaters()
 
 
-def test_live_status_changes_without_interaction(controller: DriveController, fake_backend: FakeBackend) -> None:
+def test_live_status_changes_without_interaction(
+    controller: DriveController, fake_backend: FakeBackend
+) -> None:
     panel = DrivePanel(controller, refresh_interval=0.02)
     try:
         assert "Not mounted" in panel.status.text
@@ -159,7 +161,9 @@ def test_no_gpu_message(controller: DriveController) -> None:
     panel.close()
 
 
-def test_hung_drive_does_not_block_live_updates(controller: DriveController, fake_backend: FakeBackend) -> None:
+def test_hung_drive_does_not_block_live_updates(
+    controller: DriveController, fake_backend: FakeBackend
+) -> None:
     controller.mount()
     panel = DrivePanel(controller, live=False)
     fake_backend.hang.clear()

@@ -40,7 +40,9 @@ def test_copy_to_local_disk(panel: DrivePanel, tmp_path: Path) -> None:
     panel.stage.copy_button.click()
     assert panel.stage.copy_button.disabled and not panel.stage.cancel_button.disabled
     panel.stage.wait()
-    assert (tmp_path / "local" / "data" / "a.bin").read_bytes() == (root / "project" / "data" / "a.bin").read_bytes()
+    assert (tmp_path / "local" / "data" / "a.bin").read_bytes() == (
+        root / "project" / "data" / "a.bin"
+    ).read_bytes()
     assert (tmp_path / "local" / "notes.txt").read_text() == "hello"
     assert panel.stage.bar.value == 1.0
     assert panel.stage.label.value.startswith("Done")
