@@ -90,7 +90,9 @@ class DriveController(HasTraits):
 
     @property
     def cwd_on_drive(self) -> bool:
-        """Whether work saved in the working directory persists (it is on the drive)."""
+        """Whether work saved in the working directory persists (it is on the mounted drive)."""
+        if self.state not in ("mounted", "stale"):
+            return False  # an unmounted mountpoint is a plain folder of the VM's disk
         return is_within(self.cwd, self.root or self.mountpoint) or is_within(self.cwd, self.mountpoint)
 
     def describe_state(self) -> str:
