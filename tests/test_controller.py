@@ -329,3 +329,11 @@ def test_unmounted_behind_our_back_moves_cwd_out(
     assert not os.getcwd().startswith(fake_backend.folder)
     assert inside not in sys.path
     assert "unmounted outside drivewidget" in controller.message
+
+
+def test_cwd_on_drive_only_while_mounted(controller: DriveController) -> None:
+    os.chdir(controller.mountpoint)  # the empty mountpoint folder is the VM's own disk
+    controller.refresh()
+    assert not controller.cwd_on_drive
+    controller.mount()
+    assert controller.cwd_on_drive
