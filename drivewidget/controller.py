@@ -140,7 +140,9 @@ class DriveController(HasTraits):
                 self.backend.check_available()
                 self.backend.validate_mountpoint(self.mountpoint)
                 self.state = "mounting"
-                self._say(f"Mounting {self.backend.describe()} at {self.mountpoint}...")
+                self._say(
+                    f"Mounting {self.backend.describe()} at {self.mountpoint}...", self.backend.mount_hint()
+                )
                 lines = self.backend.mount(self.mountpoint, readonly=readonly, force=force)
                 self._refresh()
                 if self.state != "mounted":

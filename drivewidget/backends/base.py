@@ -48,6 +48,10 @@ class Backend(ABC):
         """Short text naming the backend and its source, for the panel and the CLI."""
         return self.label
 
+    def mount_hint(self) -> str:
+        """What the user should do or expect while mounting (shown during the mount), or ""."""
+        return ""
+
     def root(self, mountpoint: str) -> str:
         """The folder users browse (Colab: ``<mountpoint>/MyDrive``)."""
         return mountpoint

@@ -90,6 +90,12 @@ class ColabBackend(Backend):
     def describe(self) -> str:
         return f"{self.label} (google.colab.drive, timeout {self.timeout_ms / 1000:g} s)"
 
+    def mount_hint(self) -> str:
+        return (
+            "Allow access in the window that asks for your Google account "
+            f"(it waits up to {self.timeout_ms / 1000:g} s)."
+        )
+
     def root(self, mountpoint: str) -> str:
         for name in _ROOTS:
             folder = os.path.join(mountpoint, name)

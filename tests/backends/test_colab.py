@@ -124,8 +124,11 @@ def test_mount_and_unmount_show_colabs_messages(
     ctrl = colab_controller()
     mp = ctrl.mountpoint
     assert ctrl.state == "unmounted"
+    said: list[str] = []
+    ctrl.observe(lambda change: said.append(change["new"]), names="message")
     ctrl.mount()
     assert ctrl.state == "mounted"
+    assert "Allow access in the window" in said[0] and "waits up to 1 s" in said[0]  # shown while waiting
     assert ctrl.message == f"Mounted at {mp}"  # Colab's printed line, captured
     assert ctrl.root == os.path.join(mp, "MyDrive")
     assert sorted(os.listdir(mp)) == [".shortcut-targets-by-id", "MyDrive", "Shareddrives"]
