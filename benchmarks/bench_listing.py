@@ -29,7 +29,6 @@ import argparse
 import contextlib
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,10 @@ import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from drivewidget.backends._process import find_program
+from drivewidget.backends.rclone import RcloneBackend, rclone_version
+from drivewidget.errors import BackendUnavailable
 
 REPO = Path(__file__).resolve().parents[1]
 FILES, DIRS = 10_000, 200
@@ -90,45 +93,15 @@ WORKER = textwrap.dedent(
 )
 
 
-def tool(name: str) -> str | None:
-    beside = Path(sys.executable).parent / name
-    return str(beside) if beside.exists() else shutil.which(name)
-
-
-def is_mounted(mountpoint: str) -> bool:
-    with open("/proc/self/mountinfo", encoding="utf-8") as handle:
-        return any(line.split()[4] == mountpoint for line in handle)
-
-
 @contextlib.contextmanager
-def rclone_mount(rclone: str, fusermount: str, src: Path, mountpoint: Path, cache: Path) -> Iterator[None]:
-    """A fresh ``rclone mount`` (so every measurement starts cold); always unmounted after."""
-    mountpoint.mkdir(exist_ok=True)
-    proc = subprocess.Popen(
-        [rclone, "mount", str(src), str(mountpoint), "--vfs-cache-mode", "writes",
-         "--cache-dir", str(cache), "--config", os.devnull],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+def rclone_mount(src: Path, mountpoint: Path) -> Iterator[None]:
+    """A fresh mount through drivewidget's own rclone backend (every measurement starts cold)."""
+    backend = RcloneBackend(str(src), config=os.devnull)
+    backend.mount(str(mountpoint))
     try:
-        deadline = time.monotonic() + 20
-        while not is_mounted(str(mountpoint)):
-            if proc.poll() is not None:
-                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-                raise RuntimeError(f"rclone mount exited: {err.strip()[-500:]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError("rclone mount did not appear in /proc/self/mountinfo within 20 s")
-            time.sleep(0.02)
         yield
     finally:
-        subprocess.run([fusermount, "-u", "-z", str(mountpoint)], capture_output=True, timeout=30)
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        if proc.stderr:
-            proc.stderr.close()
+        backend.unmount(str(mountpoint), stale=True)  # lazy: never blocks on a busy mount
 
 
 def worker_env() -> dict[str, str]:
@@ -180,21 +153,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="cold mounts per listing for the timings")
     args = parser.parse_args(argv)
 
-    rclone, fusermount, strace = tool("rclone"), tool("fusermount3") or tool("fusermount"), tool("strace")
-    if not (rclone and fusermount and os.path.exists("/dev/fuse")):
-        print("Needs rclone, fusermount3 and /dev/fuse; cannot run here.", file=sys.stderr)
+    strace = find_program("strace")
+    probe = RcloneBackend(os.getcwd())
+    try:
+        probe.check_available()
+    except BackendUnavailable as exc:
+        print(f"Cannot run here: {exc}", file=sys.stderr)
         return 2
-    version = subprocess.run([rclone, "version"], capture_output=True, text=True).stdout.split("\n")[0]
+    version = "rclone v" + ".".join(map(str, rclone_version(probe.program)))
     entries = args.files + args.dirs
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="drivewidget-bench-") as tmp:
         base = Path(tmp)
-        src, mountpoint, cache = base / "src", base / "mnt", base / "cache"
+        src, mountpoint = base / "src", base / "mnt"
         make_folder(src / "big", args.files, args.dirs)
         folder = mountpoint / "big"
 
         def cold(which: str) -> dict[str, float]:
-            with rclone_mount(rclone, fusermount, src, mountpoint, cache):
+            with rclone_mount(src, mountpoint):
                 result = timed(folder, which)
                 if which != "filechooser":
                     # A later visit: rclone has the folder, the kernel's entries have expired
@@ -215,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         counts: dict[str, tuple[int, int]] = {}
         if strace:
             for which in ("ipyfilechooser", "ours"):
-                with rclone_mount(rclone, fusermount, src, mountpoint, cache):
+                with rclone_mount(src, mountpoint):
                     counts[which] = stat_calls(strace, folder, which, base / f"strace-{which}.log")
 
     def median(which: str, key: str) -> float:

@@ -406,51 +406,27 @@ def test_no_stat_per_entry_local(tmp_path: Path) -> None:
 # -- a real rclone FUSE mount ------------------------------------------------------
 
 
-def _rclone() -> str | None:
-    beside = Path(sys.executable).parent / "rclone"
-    return str(beside) if beside.exists() else shutil.which("rclone")
-
-
-def _mounted(mountpoint: str) -> bool:
-    with open("/proc/self/mountinfo", encoding="utf-8") as handle:
-        return any(line.split()[4] == mountpoint for line in handle)
-
-
 @pytest.fixture
-def rclone_mount(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
-    rclone, fusermount = _rclone(), shutil.which("fusermount3") or shutil.which("fusermount")
-    if not (rclone and fusermount and os.path.exists("/dev/fuse")):
-        pytest.skip("needs rclone, fusermount3 and /dev/fuse")
+def rclone_mount(tmp_path: Path, mount_guard: list[str]) -> Iterator[tuple[Path, Path]]:
+    """A real rclone FUSE mount of 500 files and 20 folders, through drivewidget's own backend."""
+    from drivewidget.backends.rclone import RcloneBackend
+    from drivewidget.errors import BackendUnavailable
+
     src, mountpoint = tmp_path / "src", tmp_path / "mnt"
     src.mkdir()
-    mountpoint.mkdir()
     for i in range(500):
         (src / f"file {i:03d}.txt").touch()
     for i in range(20):
         (src / f"dir {i:02d}").mkdir()
-    proc = subprocess.Popen(
-        [rclone, "mount", str(src), str(mountpoint), "--vfs-cache-mode", "writes",
-         "--cache-dir", str(tmp_path / "cache"), "--config", os.devnull],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    backend = RcloneBackend(str(src), config=os.devnull)
     try:
-        deadline = time.monotonic() + 15
-        while not _mounted(str(mountpoint)):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                err = proc.stderr.read().decode(errors="replace") if proc.poll() is not None else ""
-                pytest.skip(f"rclone mount did not come up: {err[-300:]}")
-            time.sleep(0.05)
-        yield src, mountpoint
-    finally:
-        subprocess.run([fusermount, "-u", "-z", str(mountpoint)], capture_output=True, timeout=15)
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        assert proc.stderr is not None
-        proc.stderr.close()
+        backend.check_available()
+    except BackendUnavailable as exc:
+        pytest.skip(str(exc))
+    mount_guard.append(str(mountpoint))
+    backend.mount(str(mountpoint))
+    yield src, mountpoint
+    backend.unmount(str(mountpoint), stale=True)
 
 
 @pytest.mark.fuse
