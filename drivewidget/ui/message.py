@@ -25,9 +25,7 @@ class MessageBox(widgets.HTML):  # type: ignore[misc]
             self.value = ""
             return
         body = html.escape(text).replace("\n", "<br>")
-        value = f'<div style="color:{_COLOURS[level]};white-space:normal">{body}</div>'
-        if value != self.value:
-            self.value = value
+        self.value = f'<div style="color:{_COLOURS[level]};white-space:normal">{body}</div>'
 
     def clear(self) -> None:
         self.show("")

@@ -185,7 +185,7 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
 
     def _render_title(self) -> None:
         described = html.escape(self.controller.backend.describe())
-        _set(self.title, f"<b>Drive</b> <span style='color:#77767b'>{described}</span>")
+        self.title.value = f"<b>Drive</b> <span style='color:#77767b'>{described}</span>"
 
     def refresh(self) -> None:
         """Re-read the mount state, take a status sample and redraw (the Refresh button)."""
@@ -312,7 +312,7 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         words = html.escape(ctrl.describe_state())
         hint = _state_hint(ctrl)
         hint_html = f"<br><span style='color:#77767b'>{html.escape(hint)}</span>" if hint else ""
-        _set(self.state_view, f"<span style='color:{colour}'>{mark} {words}</span>{hint_html}")
+        self.state_view.value = f"<span style='color:{colour}'>{mark} {words}</span>{hint_html}"
         self._render_cwd()
 
     def _render_cwd(self, _: dict[str, Any] | None = None) -> None:
@@ -325,7 +325,7 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
                 "<span style='color:#a05a00'>on this machine's own disk: files saved here are lost "
                 "when the VM resets</span>"
             )
-        _set(self.cwd_view, f"Working directory: <code>{cwd}</code> ({badge})")
+        self.cwd_view.value = f"Working directory: <code>{cwd}</code> ({badge})"
 
     def close(self) -> None:
         """Stop live updates and observing the controller, and close every child widget."""
@@ -341,12 +341,6 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         for child in self.children:
             close_tree(child)
         super().close()
-
-
-def _set(widget: widgets.HTML, value: str) -> None:
-    """Write a widget value only when it changed (no comm message otherwise)."""
-    if widget.value != value:
-        widget.value = value
 
 
 def _state_hint(ctrl: DriveController) -> str:

@@ -94,12 +94,8 @@ class StageView(widgets.VBox):  # type: ignore[misc]
                 transfer.wait(timeout)
 
     def _show(self, progress: TransferProgress) -> None:
-        fraction = round(progress.fraction, 3)
-        if self.bar.value != fraction:
-            self.bar.value = fraction
-        text = progress.describe()
-        if self.label.value != text:
-            self.label.value = text
+        self.bar.value = round(progress.fraction, 3)  # unchanged values send nothing
+        self.label.value = progress.describe()
 
     def _finished(self, transfer: Transfer) -> None:
         self._show(transfer.progress)

@@ -1,8 +1,8 @@
 """Widgets that render status samples: drive, disk, RAM, runtime, and GPUs with sparklines.
 
 They only format a :class:`~drivewidget.status.sample.StatusSample`; sampling happens in
-:mod:`drivewidget.status`. A value is written only when its HTML changed, so an unchanged
-display sends no comm message.
+:mod:`drivewidget.status`. An unchanged value sends no comm message (traitlets notifies only
+on change).
 """
 
 from __future__ import annotations
@@ -37,11 +37,11 @@ def _usage(usage: object) -> str:
 
 
 class _HtmlView(widgets.HTML):  # type: ignore[misc]
-    """An HTML widget written only when its content changed, readable as plain text."""
+    """An HTML widget readable as plain text.
 
-    def _write(self, value: str) -> None:
-        if value != str(self.value):  # type: ignore[has-type]
-            self.value = value
+    Rewriting an unchanged value sends nothing: traitlets notifies (and ipywidgets syncs)
+    only on change, so views simply assign.
+    """
 
     @property
     def text(self) -> str:
@@ -70,7 +70,7 @@ class StatusView(_HtmlView):
             _row("Runtime", html.escape(age)),
             _row("Backend", html.escape(sample.backend)),
         ]
-        self._write(f"<table style='font-size:90%'>{''.join(rows)}</table>")
+        self.value = f"<table style='font-size:90%'>{''.join(rows)}</table>"
 
 
 class GpuView(_HtmlView):
@@ -86,7 +86,7 @@ class GpuView(_HtmlView):
                 + "".join(self._gpu_row(gpu, history) for gpu in sample.gpus)
                 + "</table>"
             )
-        self._write(value)
+        self.value = value
 
     @staticmethod
     def _gpu_row(gpu: GpuReading, history: GpuHistory | None) -> str:
