@@ -96,7 +96,6 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         self.chooser.on_choose(self._choose)
         self._remembered = RememberedFolder()
         self._choose_error: DriveError | None = None
-        self._chose = False
         self._mount_note = ""
 
         self.mount_button.on_click(lambda _: self._mount())
@@ -220,17 +219,16 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         :class:`~drivewidget.errors.DriveError` shown in :attr:`message`.
         """
         self._choose_error = None
-        self._chose = False
         try:
             if self.controller.state != "mounted":
                 self.controller.chdir(path)  # raises the explanation (not mounted, stale)
-            self.chooser.select(os.fspath(path))
+            chosen = self.chooser.select(os.fspath(path))
         except DriveError as exc:
             self.message.show(explain(exc), "error")
             raise
         if self._choose_error is not None:
             raise self._choose_error
-        if not self._chose:  # the chooser refused it and said why
+        if chosen is None:  # the chooser refused it and said why
             raise InvalidPath(self.chooser.error or self.message.text or f"Cannot choose {path}.")
         return self.controller.cwd
 
@@ -240,7 +238,6 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
 
     def _choose(self, path: str) -> None:
         ctrl = self.controller
-        self._chose = True
         self._choose_error = None
         try:
             target = ctrl.chdir(path, add_to_sys_path=self.sys_path_box.value)
