@@ -27,39 +27,37 @@ class Offer:
     note: str = ""
 
 
-class RememberedFolder:
-    """Load, save and forget the remembered working folder of a drive."""
-
-    def save(self, ctrl: DriveController, folder: str) -> str:
-        """Remember ``folder``; returns a note when it could not be remembered."""
-        root = ctrl.root
-        if ctrl.readonly:
-            return "read-only drive: not remembered for next time"
-        if not is_within(folder, root):
-            return ""
-        relative = os.path.relpath(folder, root)
-        result = bounded(ctrl.mountpoint, lambda: DriveSettings(root).update(**{KEY: relative}), TIMEOUT)
-        if result.timed_out:
-            return "the drive did not answer, so it is not remembered"
-        if result.error is not None:
-            return f"not remembered: {result.error.strerror or result.error}"
+def remember_folder(ctrl: DriveController, folder: str) -> str:
+    """Remember ``folder``; returns a note when it could not be remembered."""
+    root = ctrl.root
+    if ctrl.readonly:
+        return "read-only drive: not remembered for next time"
+    if not is_within(folder, root):
         return ""
+    relative = os.path.relpath(folder, root)
+    result = bounded(ctrl.mountpoint, lambda: DriveSettings(root).update(**{KEY: relative}), TIMEOUT)
+    if result.timed_out:
+        return "the drive did not answer, so it is not remembered"
+    if result.error is not None:
+        return f"not remembered: {result.error.strerror or result.error}"
+    return ""
 
-    def offer(self, ctrl: DriveController) -> Offer:
-        """The remembered folder if it still exists; a missing one is forgotten, with a note."""
-        root = ctrl.root
 
-        def load() -> Offer:
-            settings = DriveSettings(root)
-            relative = settings.load().get(KEY)
-            if not isinstance(relative, str) or not relative:
-                return Offer()
-            folder = os.path.normpath(os.path.join(root, relative))
-            if is_within(folder, root) and os.path.isdir(folder):
-                return Offer(folder, f"Last time you worked in {folder}: choose it under 'Remembered'.")
-            if not ctrl.readonly:
-                settings.update(**{KEY: None})
-            return Offer("", f"The remembered folder {folder} no longer exists, so it was forgotten.")
+def remembered_folder(ctrl: DriveController) -> Offer:
+    """The remembered folder if it still exists; a missing one is forgotten, with a note."""
+    root = ctrl.root
 
-        result = bounded(ctrl.mountpoint, load, TIMEOUT)
-        return result.value if result.ok and result.value is not None else Offer()
+    def load() -> Offer:
+        settings = DriveSettings(root)
+        relative = settings.load().get(KEY)
+        if not isinstance(relative, str) or not relative:
+            return Offer()
+        folder = os.path.normpath(os.path.join(root, relative))
+        if is_within(folder, root) and os.path.isdir(folder):
+            return Offer(folder, f"Last time you worked in {folder}: choose it under 'Remembered'.")
+        if not ctrl.readonly:
+            settings.update(**{KEY: None})
+        return Offer("", f"The remembered folder {folder} no longer exists, so it was forgotten.")
+
+    result = bounded(ctrl.mountpoint, load, TIMEOUT)
+    return result.value if result.ok and result.value is not None else Offer()

@@ -19,7 +19,7 @@ from ..backends.base import Backend
 from ..connect import Connection
 from ..controller import DriveController
 from ..errors import DriveError, InvalidPath
-from ..remember import RememberedFolder
+from ..remember import remember_folder, remembered_folder
 from ..status.sample import StatusSampler
 from .actions import ActionRunner, explain
 from .chooser import DriveFolderChooser
@@ -94,7 +94,6 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         self.live = LiveUpdater(self._tick, refresh_interval)
         self.chooser = DriveFolderChooser(None, on_message=self.message.show)
         self.chooser.on_choose(self._choose)
-        self._remembered = RememberedFolder()
         self._choose_error: DriveError | None = None
         self._mount_note = ""
 
@@ -245,7 +244,7 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
             self._choose_error = exc
             self.message.show(explain(exc), "error")
             return
-        note = self._remembered.save(ctrl, target)
+        note = remember_folder(ctrl, target)
         text = f"Working directory: {target}" + (f" ({note})" if note else "")
         self.message.show(text, "success")
 
@@ -273,7 +272,7 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
     def _after_mount(self) -> None:
         ctrl = self.controller
         self.chooser.set_root(ctrl.root)
-        offer = self._remembered.offer(ctrl)
+        offer = remembered_folder(ctrl)
         if offer.folder:
             self.chooser.set_remembered(offer.folder)
         self._mount_note = offer.note
