@@ -20,6 +20,7 @@ import errno
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -78,11 +79,18 @@ class DriveController(HasTraits):
         self._guard = threading.Lock()  # protects _running
         self._running: str | None = None  # the command in progress, if any
         self._sys_path_entry: str | None = None
-        start = os.getcwd()
-        self._safe_dir = start if not is_within(start, self.mountpoint) else os.path.expanduser("~")
+        start = current_dir()
+        self._safe_dir = start if start and not is_within(start, self.mountpoint) else os.path.expanduser("~")
         self.refresh()
 
     # -- queries -----------------------------------------------------------------
+
+    @property
+    def drive_area(self) -> str:
+        """Where folders of the drive may be chosen: the whole mount (on Colab, Shared drives
+        too, beside MyDrive), or the root itself when it is not under the mountpoint."""
+        root = self.root or self.mountpoint
+        return self.mountpoint if is_within(root, self.mountpoint) else root
 
     @property
     def busy(self) -> bool:
@@ -134,9 +142,9 @@ class DriveController(HasTraits):
                 exc = StaleMount(self._stale_text() + " Click Unmount (or mount with force) to recover.")
                 self.error = str(exc)
                 raise exc
-            if self.state in ("mounted", "stale"):
-                self._unmount(stale=self.state == "stale")
             try:
+                if self.state in ("mounted", "stale"):
+                    self._unmount(stale=self.state == "stale")
                 self.backend.check_available()
                 self.backend.validate_mountpoint(self.mountpoint)
                 self.state = "mounting"
@@ -144,7 +152,7 @@ class DriveController(HasTraits):
                     f"Mounting {self.backend.describe()} at {self.mountpoint}...", self.backend.mount_hint()
                 )
                 lines = self.backend.mount(self.mountpoint, readonly=readonly, force=force)
-                self._refresh()
+                self._await_first_answer()
                 if self.state != "mounted":
                     raise MountError(
                         f"The {self.backend.label} backend reported success but the drive is "
@@ -193,21 +201,29 @@ class DriveController(HasTraits):
                 raise self._reject(StaleMount(self._stale_text()))
             if self.state != "mounted":
                 raise self._reject(NotMounted("Mount the drive before choosing a folder on it."))
-            root = self.root
+            root, area = self.root, self.drive_area
             raw = os.path.expanduser(os.fspath(path))
             target = os.path.normpath(raw if os.path.isabs(raw) else os.path.join(root, raw))
-            if not is_within(target, root):
+            if not is_within(target, area):
                 raise self._reject(
                     InvalidPath(f"{target} is outside the drive. Choose a folder under {root}.")
                 )
-            result = bounded(self.mountpoint, lambda: _enter_folder(target, root), FS_TIMEOUT)
-            if result.timed_out:
-                raise self._reject(StaleMount(f"The drive is not responding: could not open {target}."))
+            opener = _FolderOpener(target, area)
+            result = bounded(self.mountpoint, opener.open, FS_TIMEOUT)
             if result.error is not None:
                 raise self._reject(_path_error(target, result.error))
+            if result.timed_out or result.value is None:
+                opener.abandon()  # if it opens later, it is closed then: a late answer never moves us
+                raise self._reject(StaleMount(f"The drive is not responding: could not open {target}."))
+            try:
+                os.fchdir(result.value)  # no path lookup: cannot block on the drive or be redirected
+            except OSError as exc:
+                raise self._reject(_path_error(target, exc)) from exc
+            finally:
+                os.close(result.value)
             if add_to_sys_path:
                 self._set_sys_path(target)
-            self.cwd = os.getcwd()
+            self.cwd = current_dir()
             self.error = ""
             self._say(f"Working directory: {target}")
             return target
@@ -295,7 +311,7 @@ class DriveController(HasTraits):
             self._running = None
 
     def _refresh(self) -> None:
-        self.cwd = os.getcwd()
+        self.cwd = current_dir()
         if not self.backend.is_mounted(self.mountpoint):
             went_away = self.state in ("mounted", "stale")
             self.problem = ""
@@ -303,7 +319,7 @@ class DriveController(HasTraits):
             if went_away and self._leave_drive():  # unmounted outside drivewidget
                 self._say(
                     f"The drive at {self.mountpoint} was unmounted outside drivewidget; "
-                    f"the working directory moved to {self._safe_dir}."
+                    f"the working directory moved to {self.cwd}."
                 )
             return
         backend, mountpoint = self.backend, self.mountpoint
@@ -317,6 +333,8 @@ class DriveController(HasTraits):
 
         result = bounded(mountpoint, look, REFRESH_TIMEOUT)
         if result.ok and result.value:
+            if self.state != "mounted":
+                self.error = ""  # whatever failed before, the drive is mounted and answering now
             self.root = result.value
             self.problem = ""
             self.state = "mounted"
@@ -328,6 +346,15 @@ class DriveController(HasTraits):
             else:
                 self.problem = result.error.strerror or str(result.error) if result.error else DISCONNECTED
             self.state = "stale"
+
+    def _await_first_answer(self) -> None:
+        """Refresh until a new mount answers: a cold cloud root may take longer than a refresh
+        allows, which is a slow start, not a failed mount."""
+        deadline = time.monotonic() + FS_TIMEOUT
+        self._refresh()
+        while self.state == "stale" and self.problem == NOT_RESPONDING and time.monotonic() < deadline:
+            time.sleep(0.1)
+            self._refresh()
 
     def _unmount(self, *, stale: bool) -> list[str]:
         self._leave_drive()
@@ -345,14 +372,26 @@ class DriveController(HasTraits):
 
     def _leave_drive(self) -> bool:
         """Never leave the kernel (or sys.path) inside a mount that is going away; True if it moved."""
-        cwd = os.getcwd()
-        moved = is_within(cwd, self.mountpoint) or bool(self.root and is_within(cwd, self.root))
+        cwd = current_dir()
+        moved = not cwd or self._on_drive(cwd)  # "": deleted under us, on the drive or not
         if moved:
-            os.chdir(self._safe_dir)
-            self._say(f"Left the drive: working directory is now {self._safe_dir}")
+            safe = self._leave_to()
+            os.chdir(safe)
+            self._say(f"Left the drive: working directory is now {safe}")
         self._set_sys_path(None)
-        self.cwd = os.getcwd()
+        self.cwd = current_dir()
         return moved
+
+    def _on_drive(self, path: str) -> bool:
+        return is_within(path, self.mountpoint) or bool(self.root and is_within(path, self.root))
+
+    def _leave_to(self) -> str:
+        """A folder off the drive to move to: where the kernel started, else home, else /."""
+        for folder in (self._safe_dir, os.path.expanduser("~"), os.sep):
+            if not self._on_drive(folder) and os.path.isdir(folder):
+                self._safe_dir = folder
+                return folder
+        return os.sep
 
     def _set_sys_path(self, folder: str | None) -> None:
         if self._sys_path_entry is not None and self._sys_path_entry in sys.path:
@@ -393,16 +432,59 @@ class DriveController(HasTraits):
         return f"DriveController({self.backend!r}, mountpoint={self.mountpoint!r}, state={self.state!r})"
 
 
-def _enter_folder(target: str, root: str) -> None:
-    """Check and enter ``target`` (runs on a probe thread: it may touch a slow mount)."""
-    real, real_root = os.path.realpath(target), os.path.realpath(root)
-    if not os.path.lexists(target):
-        raise FileNotFoundError(errno.ENOENT, "No such folder", target)
-    if not os.path.isdir(target):
-        raise NotADirectoryError(errno.ENOTDIR, "Not a folder", target)
-    if not is_within(real, real_root):
-        raise OSError(errno.EXDEV, f"leads outside the drive (to {real})", target)
-    os.chdir(target)
+def current_dir() -> str:
+    """The working directory, or "" when it cannot be read (deleted under us, e.g. by a sync
+    from another machine): a kernel must never be stuck because of that."""
+    try:
+        return os.getcwd()
+    except OSError:
+        return ""
+
+
+class _FolderOpener:
+    """Check and open a folder of the drive on a probe thread (it may touch a slow mount).
+
+    The caller enters the folder with ``fchdir`` on the returned descriptor, so a call that
+    answers after the caller gave up changes nothing: :meth:`abandon` closes its descriptor.
+    """
+
+    def __init__(self, target: str, area: str) -> None:
+        self.target, self.area = target, area
+        self._lock = threading.Lock()
+        self._abandoned = False
+        self._fd: int | None = None
+
+    def open(self) -> int | None:
+        target = self.target
+        if not os.path.lexists(target):
+            raise FileNotFoundError(errno.ENOENT, "No such folder", target)
+        fd = os.open(target, _OPEN_FOLDER)  # ENOTDIR for a file, through symlinks
+        try:
+            real = os.path.realpath(f"/proc/self/fd/{fd}") if os.path.isdir("/proc/self/fd") else ""
+            real = real if os.path.isabs(real) and not real.startswith("/proc/") else os.path.realpath(target)
+            if not is_within(real, os.path.realpath(self.area)):
+                raise OSError(errno.EXDEV, f"leads outside the drive (to {real})", target)
+        except BaseException:
+            os.close(fd)
+            raise
+        with self._lock:
+            if self._abandoned:
+                os.close(fd)
+                return None
+            self._fd = fd
+        return fd
+
+    def abandon(self) -> None:
+        with self._lock:
+            self._abandoned = True
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+
+_OPEN_FOLDER = getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)
+"""Open a folder without needing read permission (``O_PATH``): ``fchdir`` checks search
+permission itself, as ``chdir`` does."""
 
 
 def _path_error(target: str, exc: OSError) -> DriveError:

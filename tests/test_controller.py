@@ -337,3 +337,135 @@ def test_cwd_on_drive_only_while_mounted(controller: DriveController) -> None:
     assert not controller.cwd_on_drive
     controller.mount()
     assert controller.cwd_on_drive
+
+
+class TestDeletedWorkingDirectory:
+    """A folder deleted under the kernel (a sync from another machine, `rm -r` in a cell)."""
+
+    def test_unmount_still_works_and_moves_out(self, controller: DriveController, drive_folder: Path) -> None:
+        controller.mount()
+        doomed = drive_folder / "project" / "gone"
+        doomed.mkdir()
+        controller.chdir("project/gone")
+        doomed.rmdir()
+        assert controller.refresh() == "mounted"  # no FileNotFoundError from os.getcwd()
+        assert controller.cwd == ""
+        controller.unmount()
+        assert controller.state == "unmounted"
+        assert os.getcwd() == controller.cwd != ""
+        assert not os.getcwd().startswith(str(drive_folder))
+
+    def test_controller_built_in_a_deleted_folder(
+        self, fake_backend: FakeBackend, tmp_path: Path, restore_cwd: None
+    ) -> None:
+        doomed = tmp_path / "scratch"
+        doomed.mkdir()
+        os.chdir(doomed)
+        doomed.rmdir()
+        ctrl = DriveController(fake_backend)
+        ctrl.mount()
+        ctrl.chdir("project")
+        ctrl.unmount()
+        assert os.getcwd() == os.path.expanduser("~")
+
+
+def test_safe_folder_is_never_inside_the_drive(tmp_path: Path, restore_cwd: None) -> None:
+    """A drive used in place (root outside the mountpoint) and a kernel started inside it."""
+    drive = tmp_path / "drive"
+    (drive / "project").mkdir(parents=True)
+
+    class InPlace(FakeBackend):
+        def root(self, mountpoint: str) -> str:
+            return str(drive)
+
+    os.chdir(drive)
+    ctrl = DriveController(InPlace(str(tmp_path / "mnt")), mountpoint=tmp_path / "mnt")
+    ctrl.mount()
+    ctrl.chdir("project")
+    ctrl.unmount()
+    assert not os.getcwd().startswith(str(drive))
+
+
+def test_a_chdir_that_answers_too_late_changes_nothing(
+    controller: DriveController, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The drive answers after the deadline: the user was told it failed, so cwd must stay."""
+    import drivewidget.controller as module
+
+    controller.mount()
+    start = os.getcwd()
+    slow_open = module._FolderOpener.open
+
+    def late(self: module._FolderOpener) -> int | None:
+        time.sleep(0.4)
+        return slow_open(self)
+
+    monkeypatch.setattr(module, "FS_TIMEOUT", 0.1)
+    monkeypatch.setattr(module._FolderOpener, "open", late)
+    with pytest.raises(StaleMount, match="not responding"):
+        controller.chdir("project")
+    time.sleep(0.6)  # the probe thread finishes now
+    assert os.getcwd() == start
+    open_fds = os.listdir("/proc/self/fd")
+    assert not any(
+        os.readlink(f"/proc/self/fd/{fd}").endswith("/project")
+        for fd in open_fds
+        if os.path.exists(f"/proc/self/fd/{fd}")
+    )
+
+
+def test_failed_force_remount_is_an_error_not_stuck_unmounting(
+    controller: DriveController, fake_backend: FakeBackend
+) -> None:
+    controller.mount()
+    fake_backend.fail_flush = UnmountError("3 files are still queued for upload")
+    with pytest.raises(UnmountError, match="queued"):
+        controller.mount(force=True)
+    assert controller.state == "mounted"  # the truth: the old mount is still there
+    assert "queued" in controller.error
+    assert not controller.busy
+
+
+def test_slow_first_answer_after_mount_is_not_a_failure(
+    controller: DriveController, fake_backend: FakeBackend
+) -> None:
+    """A cold cloud root may take longer than one refresh allows right after mounting."""
+
+    def cold_start() -> None:
+        fake_backend.hang.clear()
+        threading.Timer(1.0, fake_backend.hang.set).start()
+
+    fake_backend.on_mount = cold_start
+    controller.mount()
+    assert controller.state == "mounted"
+    assert controller.error == ""
+
+
+def test_error_cleared_once_the_drive_is_found_mounted(
+    controller: DriveController, fake_backend: FakeBackend
+) -> None:
+    fake_backend.fail_mount = MountError("network down")
+    with pytest.raises(MountError):
+        controller.mount()
+    assert controller.error
+    fake_backend.mounted = True  # mounted another way (e.g. a cell running drive.mount)
+    assert controller.refresh() == "mounted"
+    assert controller.error == ""
+
+
+def test_colab_shared_drives_can_be_entered(tmp_path: Path, restore_cwd: None) -> None:
+    """On Colab the root is <mp>/MyDrive, and Shared drives sit beside it in <mp>/Shareddrives."""
+    mp = tmp_path / "drive"
+    (mp / "MyDrive" / "project").mkdir(parents=True)
+    (mp / "Shareddrives" / "Team").mkdir(parents=True)
+
+    class ColabLike(FakeBackend):
+        def root(self, mountpoint: str) -> str:
+            return os.path.join(mountpoint, "MyDrive")
+
+    ctrl = DriveController(ColabLike(str(mp)), mountpoint=mp)
+    ctrl.mount()
+    assert ctrl.chdir(mp / "Shareddrives" / "Team") == str(mp / "Shareddrives" / "Team")
+    assert ctrl.chdir("project") == str(mp / "MyDrive" / "project")  # relative: from the root
+    with pytest.raises(InvalidPath, match="outside the drive"):
+        ctrl.chdir(tmp_path)
