@@ -590,6 +590,9 @@ class ConnectPanel(widgets.VBox):  # type: ignore[misc]
         except DriveError as exc:
             self.message.show(explain(exc), "error")
             return False
+        except OSError as exc:
+            self.message.show(f"Cannot forget {connection.name}: {exc.strerror or exc}.", "error")
+            return False
         self.refresh_connections()
         self.message.show(f"Forgot {connection.name!r}: its saved credentials are deleted.", "success")
         return True

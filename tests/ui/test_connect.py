@@ -422,3 +422,17 @@ def test_bad_state_upload_changes_nothing(tmp_path: Path, home: Path) -> None:
     finally:
         panel.close()
     assert os.environ.get("RCLONE_CONFIG") is None
+
+
+def test_forget_that_cannot_write_the_config_is_a_message(config: RcloneConfig) -> None:
+    config.add("x", "webdav", {"url": "http://127.0.0.1:1/"})
+    panel = ConnectPanel(config=config, include_user_config=False, threaded=False)
+    try:
+        panel.select("x")
+        lock = config.path.with_name(f".{config.path.name}.lock")
+        lock.unlink(missing_ok=True)
+        lock.mkdir()  # the lock cannot be opened: an OSError deep in the config code
+        assert panel.forget(confirm=True) is False
+        assert panel.message.level == "error" and "Cannot forget x" in panel.message
+    finally:
+        panel.close()
