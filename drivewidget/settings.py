@@ -74,4 +74,5 @@ class DriveSettings:
     def update(self, **values: Any) -> None:
         data = self.load()
         data.update(values)
-        write_private(self.path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        # ASCII escapes carry any name, even one with undecodable bytes (a lone surrogate).
+        write_private(self.path, json.dumps(data, indent=2) + "\n")

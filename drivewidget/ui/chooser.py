@@ -326,9 +326,7 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
         self._require_root()
         target, sandbox = self._resolve(path), self._sandbox_path or ""
         self._bounded(target, lambda: _check_folder(target, sandbox))
-        self._set_selection(target)
-        self._close_dialog()
-        self._run_callbacks(target)
+        self._commit(target)
         return target
 
     def _do_make_folder(self, name: str) -> str:
@@ -476,8 +474,6 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
             self._show_dialog()
             return
         self._apply_selection()
-        if self._current and self._selected_path == self._current:
-            self._run_callbacks(self._current)
 
     def _show_dialog(self) -> None:
         self._clear()
@@ -491,10 +487,17 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
             self._try_show(self._default_path)
 
     def _apply_selection(self) -> None:
-        if not self._current:
-            return
-        self._set_selection(self._current)
+        if self._current:
+            self._commit(self._current)
+
+    def _commit(self, folder: str) -> None:
+        """Choose ``folder`` and run the callbacks; when one refuses it (raises a DriveError,
+        e.g. the controller cannot enter it) the previous choice is shown again."""
+        previous = self._selected_path
+        self._set_selection(folder)
         self._close_dialog()
+        if not self._run_callbacks(folder):
+            self._set_selection(previous)
 
     # -- internals ---------------------------------------------------------------
 
@@ -810,7 +813,9 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
         self._label.value = self._LBL_TEMPLATE.format(html.escape(display_name(folder)), "green")
         self.chosen = folder
 
-    def _run_callbacks(self, folder: str) -> None:
+    def _run_callbacks(self, folder: str) -> bool:
+        """Run the on_choose callbacks; False when one refused the folder (a DriveError)."""
+        accepted = True
         callbacks: list[Callable[[], Any]] = [functools.partial(cb, folder) for cb in self._choose_callbacks]
         if self._callback is not None:
             callbacks.append(self._legacy_callback)
@@ -820,12 +825,14 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
                 try:
                     callback()
                 except DriveError as exc:
+                    accepted = False
                     self._fail(str(exc))
                 except Exception as exc:
                     log.debug("on_choose callback failed", exc_info=True)
                     self._fail(
                         f"Chose {display_name(folder)}, but the callback failed: {type(exc).__name__}: {exc}"
                     )
+        return accepted
 
     def _legacy_callback(self) -> None:
         """ipyfilechooser's register_callback: called with the chooser (or nothing)."""

@@ -49,6 +49,7 @@ __all__ = [
     "display_name",
     "list_folder",
     "make_listing",
+    "safe_text",
     "scan_folder",
     "shared_cache",
 ]
@@ -364,8 +365,13 @@ def display_name(name: str) -> str:
     Undecodable bytes (kept by Python as surrogate escapes, which JSON cannot carry) are
     shown as ``\\xff``; control characters such as a newline as ``\\x0a``.
     """
+    return safe_text(name).translate(_CONTROL)
+
+
+def safe_text(text: str) -> str:
+    """``text`` (a message that may quote file names) with undecodable bytes shown as ``\\xff``,
+    so it can be sent to a browser; line breaks are kept."""
     try:
-        text = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     except UnicodeEncodeError:  # a lone surrogate that is not an escape
-        text = name.encode("utf-8", "backslashreplace").decode("ascii")
-    return text.translate(_CONTROL)
+        return text.encode("utf-8", "backslashreplace").decode("ascii")

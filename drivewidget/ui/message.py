@@ -7,6 +7,8 @@ import html
 import ipywidgets as widgets
 from traitlets import Enum, Unicode
 
+from .listing import safe_text
+
 _COLOURS = {"info": "#1a5fb4", "success": "#26a269", "warning": "#a05a00", "error": "#c01c28"}
 
 
@@ -20,6 +22,7 @@ class MessageBox(widgets.HTML):  # type: ignore[misc]
     level = Enum(tuple(_COLOURS), default_value="info", help="info, success, warning or error.")
 
     def show(self, text: str, level: str = "info") -> None:
+        text = safe_text(text)  # a name with undecodable bytes must not break the comm
         self.text, self.level = text, level
         if not text:
             self.value = ""

@@ -10,11 +10,12 @@ from __future__ import annotations
 import contextlib
 import html
 import os
+import weakref
 from typing import Any
 
 import ipywidgets as widgets
 
-from ..backends import UnavailableBackend
+from ..backends import ENV_BACKEND, ENV_MOUNTPOINT, ENV_SOURCE, UnavailableBackend
 from ..backends.base import Backend
 from ..connect import Connection
 from ..controller import DriveController
@@ -24,6 +25,7 @@ from ..status.sample import StatusSampler
 from .actions import ActionRunner, explain
 from .chooser import DriveFolderChooser
 from .connect import ConnectPanel
+from .listing import display_name, safe_text
 from .live import DEFAULT_INTERVAL, LiveUpdater
 from .message import MessageBox
 from .stage_view import StageView
@@ -40,16 +42,33 @@ _STATE_STYLE = {
 }
 
 
-def _controller_or_explanation() -> DriveController:
-    """The auto-detected controller, or one that explains why no backend could be built."""
-    try:
-        return DriveController()
-    except DriveError as exc:
-        return DriveController(UnavailableBackend(str(exc)), mountpoint=os.path.expanduser("~/drive"))
+_default_controllers: dict[tuple[str, ...], DriveController] = {}
+"""The auto-detected controller per configuration (``DrivePanel()`` run again reuses it)."""
+_panels: weakref.WeakValueDictionary[int, DrivePanel] = weakref.WeakValueDictionary()
+"""The open panel of each controller (by id): a new panel closes the one before."""
+
+
+def default_controller() -> DriveController:
+    """The auto-detected controller, the same one each time for the same environment variables,
+    so running ``DrivePanel()`` again shows the same drive (and its mount's processes) instead
+    of a second controller; when no backend can be built, one that explains why (not kept, so
+    it is retried once the cause is fixed)."""
+    key = tuple(os.environ.get(name, "") for name in (ENV_BACKEND, ENV_SOURCE, ENV_MOUNTPOINT))
+    ctrl = _default_controllers.get(key)
+    if ctrl is None:
+        try:
+            ctrl = _default_controllers[key] = DriveController()
+        except DriveError as exc:
+            return DriveController(UnavailableBackend(str(exc)), mountpoint=os.path.expanduser("~/drive"))
+    return ctrl
 
 
 class DrivePanel(widgets.VBox):  # type: ignore[misc]
-    """Mount/Unmount, a folder chooser that sets the working directory, and live status."""
+    """Mount/Unmount, a folder chooser that sets the working directory, and live status.
+
+    One panel per controller is open at a time: building a new one (running its cell again)
+    closes the previous one, so no live update loop is left behind.
+    """
 
     def __init__(
         self,
@@ -60,7 +79,7 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         sampler: StatusSampler | None = None,
         **kwargs: Any,
     ) -> None:
-        self.controller = controller if controller is not None else _controller_or_explanation()
+        self.controller = controller if controller is not None else default_controller()
         ctrl = self.controller
         self.message = MessageBox()
         self._actions = ActionRunner(self.message.show)
@@ -140,6 +159,10 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         self.live.tick_now()
         if live:
             self.live.start()
+        previous = _panels.get(id(ctrl))
+        _panels[id(ctrl)] = self
+        if previous is not None and previous is not self:
+            previous.close()  # the cell ran again: no second live loop or observer left behind
 
     # -- user actions ------------------------------------------------------------
 
@@ -242,8 +265,7 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
             target = ctrl.chdir(path, add_to_sys_path=self.sys_path_box.value)
         except DriveError as exc:
             self._choose_error = exc
-            self.message.show(explain(exc), "error")
-            return
+            raise  # the chooser shows it and goes back to the previous choice
         note = remember_folder(ctrl, target)
         text = f"Working directory: {target}" + (f" ({note})" if note else "")
         self.message.show(text, "success")
@@ -259,14 +281,25 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
             self.message.show(self._unavailable, "error")
 
     def _on_controller(self, change: dict[str, Any] | None = None) -> None:
+        ctrl = self.controller
         if change is not None and change["name"] == "state":
             self.sampler.invalidate()
             self.live.poke()  # the status table follows the state line at once
-            if change["new"] == "mounted":
+        if ctrl.state == "mounted":
+            # Also on the first render: a drive mounted before this panel (a kernel restart,
+            # the cell run again) gets its chooser rooted, and a root that moved follows.
+            root_moved = (
+                change is not None and change["name"] == "root" and self.chooser.root != change["new"]
+            )
+            if self.chooser.root is None or change is None or root_moved:
                 self._after_mount()
-            elif change["old"] == "mounted" or change["new"] in ("unmounted", "error"):
-                self._mount_note = ""
-                self.chooser.set_root(None)
+        elif (
+            change is not None
+            and change["name"] == "state"
+            and (change["old"] == "mounted" or change["new"] in ("unmounted", "error"))
+        ):
+            self._mount_note = ""
+            self.chooser.set_root(None)
         self._render()
 
     def _after_mount(self) -> None:
@@ -305,7 +338,7 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         self.chooser.disabled = state != "mounted"
         self.sys_path_box.disabled = state != "mounted"
         colour, mark = _STATE_STYLE[state]
-        words = html.escape(ctrl.describe_state())
+        words = html.escape(safe_text(ctrl.describe_state()))
         hint = _state_hint(ctrl)
         hint_html = f"<br><span style='color:#77767b'>{html.escape(hint)}</span>" if hint else ""
         self.state_view.value = f"<span style='color:{colour}'>{mark} {words}</span>{hint_html}"
@@ -313,7 +346,7 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
 
     def _render_cwd(self, _: dict[str, Any] | None = None) -> None:
         ctrl = self.controller
-        cwd = html.escape(ctrl.cwd)
+        cwd = html.escape(display_name(ctrl.cwd) or "(deleted: choose a folder)")
         if ctrl.state == "mounted" and ctrl.cwd_on_drive:
             badge = "<span style='color:#26a269'>on the drive: saved work persists</span>"
         else:

@@ -274,3 +274,81 @@ def test_closed_panel_leaves_no_open_widgets(controller: DriveController) -> Non
     panel.close()
     assert all(part.comm is None for part in parts)
     ipywidgets.Widget.get_manager_state(drop_defaults=False)  # raised on a half-closed tree
+
+
+def test_panel_on_an_already_mounted_drive_can_choose(
+    controller: DriveController, fake_backend: FakeBackend
+) -> None:
+    """A kernel restart or the cell run again: the drive is mounted before the panel exists."""
+    controller.mount()
+    Path(fake_backend.folder, SETTINGS_NAME).write_text(json.dumps({"last_folder": "project"}))
+    panel = DrivePanel(controller, live=False)
+    try:
+        assert panel.chooser.root == controller.root
+        assert panel.chooser.remembered == os.path.join(controller.root, "project")
+        assert panel.select("project/data") == os.path.join(controller.root, "project", "data")
+    finally:
+        panel.close()
+
+
+def test_choice_refused_by_the_controller_is_not_shown_as_chosen(panel: DrivePanel) -> None:
+    click(panel, "mount_button")
+    root = panel.controller.root
+    panel.select("project")
+    os.mkdir(os.path.join(root, "vanishing"))
+    panel.chooser.browse("vanishing")  # shown in the chooser, then removed behind its back
+    os.rmdir(os.path.join(root, "vanishing"))
+    panel.chooser._select.click()  # "Select" on the folder being browsed
+    assert panel.message.level == "error" and "no folder" in panel.message.text
+    assert panel.chooser.chosen == os.path.join(root, "project")  # the previous choice stays
+    assert os.getcwd() == os.path.join(root, "project")
+
+
+def test_running_the_cell_again_leaves_one_live_panel(controller: DriveController) -> None:
+    from drivewidget.ui.live import running_updaters
+
+    before = len(running_updaters())
+    panels = [DrivePanel(controller, refresh_interval=60) for _ in range(3)]
+    try:
+        assert len(running_updaters()) == before + 1
+        assert all(old.mount_button.comm is None for old in panels[:2])  # closed
+        click(panels[-1], "mount_button")
+        assert panels[-1].controller.state == "mounted"
+    finally:
+        panels[-1].close()
+
+
+def test_default_panel_reuses_its_controller(
+    monkeypatch: pytest.MonkeyPatch, drive_folder: Path, tmp_path: Path, restore_cwd: None
+) -> None:
+    from drivewidget.ui import panel as panel_module
+
+    monkeypatch.setattr(panel_module, "_default_controllers", {})
+    monkeypatch.setenv("DRIVEWIDGET_BACKEND", "local")
+    monkeypatch.setenv("DRIVEWIDGET_SOURCE", str(drive_folder))
+    monkeypatch.setenv("DRIVEWIDGET_MOUNTPOINT", str(tmp_path / "mnt"))
+    first = DrivePanel(live=False)
+    second = DrivePanel(live=False)
+    try:
+        assert second.controller is first.controller
+        monkeypatch.setenv("DRIVEWIDGET_MOUNTPOINT", str(tmp_path / "elsewhere"))
+        third = DrivePanel(live=False)
+        assert third.controller is not first.controller
+        third.close()
+    finally:
+        second.close()
+
+
+def test_undecodable_folder_name_is_chosen_remembered_and_shown(panel: DrivePanel) -> None:
+    click(panel, "mount_button")
+    root = panel.controller.root
+    name = os.fsdecode(b"caf\xe9")  # Latin-1 bytes: not UTF-8
+    os.mkdir(os.path.join(root, name))
+    panel.select(name)
+    assert os.getcwd() == os.path.join(root, name)
+    assert "not remembered" not in panel.message.text
+    assert "caf\\xe9" in panel.message.text and "caf\\xe9" in panel.cwd_view.value
+    json.dumps(panel.message.value, ensure_ascii=False).encode()  # what the comm sends
+    click(panel, "unmount_button")
+    click(panel, "mount_button")
+    assert panel.chooser.remembered == os.path.join(root, name)
