@@ -37,7 +37,7 @@ from .errors import (
     StaleMount,
     UnmountError,
 )
-from .status.mounttable import is_within
+from .status.mounttable import find_mount, is_within
 from .status.probe import DISCONNECTED_ERRNOS, bounded
 
 STATES = ("unmounted", "mounting", "mounted", "unmounting", "stale", "error")
@@ -111,6 +111,11 @@ class DriveController(HasTraits):
             if self.root and not is_within(self.root, mp):
                 return f"Using {self.root} as the drive (nothing mounted from a cloud){suffix}"
             return f"Mounted at {mp}{suffix}"
+        if self.state == "unmounted" and (other := find_mount(mp)) is not None:
+            return (
+                f"Not mounted: {other.source} ({other.fstype}) is mounted at {mp} by something else. "
+                "Unmount it there, or choose another mountpoint."
+            )
         return {
             "unmounted": "Not mounted",
             "mounting": f"Mounting at {mp}...",

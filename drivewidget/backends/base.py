@@ -58,7 +58,7 @@ class Backend(ABC):
 
     def resolve_mountpoint(self, mountpoint: str) -> str:
         """Turn a user's mountpoint into the absolute path the backend will use."""
-        return os.path.abspath(os.path.expanduser(mountpoint))
+        return real_mountpoint(mountpoint)
 
     def validate_mountpoint(self, mountpoint: str) -> None:
         """Reject mountpoints that would fail or break something, before mounting.
@@ -71,9 +71,12 @@ class Backend(ABC):
     def mount_entry(self, mountpoint: str) -> MountEntry | None:
         """This backend's entry in the mount table (never touches the filesystem)."""
         entry = find_mount(mountpoint)
-        if entry is None or (self.fstypes and entry.fstype not in self.fstypes):
-            return None
-        return entry
+        return entry if entry is not None and self.owns(entry) else None
+
+    def owns(self, entry: MountEntry) -> bool:
+        """Whether a mount-table entry is this backend's mount (of its source, not another
+        tool's or another remote's, which it must never flush into or unmount)."""
+        return not self.fstypes or entry.fstype in self.fstypes
 
     def is_mounted(self, mountpoint: str) -> bool:
         """Whether the drive is mounted at ``mountpoint``; must not block on a hung mount."""
@@ -97,8 +100,27 @@ class Backend(ABC):
         return f"{type(self).__name__}({self.describe()!r})"
 
 
+def real_mountpoint(mountpoint: str) -> str:
+    """``mountpoint`` made absolute with its parent's symlinks resolved: the path the kernel
+    lists in the mount table. The last part is left alone (it may be a hung mount)."""
+    path = os.path.abspath(os.path.expanduser(mountpoint))
+    parent, name = os.path.split(path)
+    return os.path.join(os.path.realpath(parent), name) if name else path
+
+
 def check_mountpoint(mountpoint: str, *, allow_missing: bool = True) -> None:
-    """The checks every mounting tool needs: raise :class:`InvalidMountpoint` in plain words."""
+    """The checks every mounting tool needs: raise :class:`InvalidMountpoint` in plain words.
+
+    Something already mounted there (another tool, another remote, a hung mount) is refused
+    from the mount table alone, without touching it.
+    """
+    entry = find_mount(mountpoint)
+    if entry is not None:
+        raise InvalidMountpoint(
+            f"Cannot mount at {mountpoint}: {entry.source} ({entry.fstype}) is already mounted there by "
+            f"something else. Unmount it first (`fusermount3 -u {mountpoint}`, or `umount {mountpoint}` "
+            "for a bind mount) or choose another mountpoint."
+        )
     path = Path(mountpoint)
     try:
         st = path.lstat()

@@ -43,7 +43,7 @@ from ..errors import (
 from ..status.mounttable import find_mount
 from ._fuse import fuse_unmount
 from ._process import find_program, last_line, run
-from .base import Backend, Progress, check_mountpoint
+from .base import Backend, Progress, check_mountpoint, real_mountpoint
 
 DEFAULT_MOUNTPOINT = "/content/drive"
 DEFAULT_TIMEOUT_MS = 120_000
@@ -105,8 +105,9 @@ class ColabBackend(Backend):
 
     def resolve_mountpoint(self, mountpoint: str) -> str:
         # Colab expands "~" and otherwise uses the path as given, so a relative path is
-        # relative to the kernel's working directory: make that explicit.
-        return os.path.abspath(os.path.expanduser(mountpoint))
+        # relative to the kernel's working directory: make that explicit (and resolve the
+        # parent's symlinks, as the mount table lists the real path).
+        return real_mountpoint(mountpoint)
 
     def validate_mountpoint(self, mountpoint: str) -> None:
         """Colab's checks, made BEFORE ``drive.mount`` (which kills Drive first, then checks)."""

@@ -11,6 +11,7 @@ import os
 
 from ..errors import MountError, RemoteNotFound, UnmountError
 from ..settings import default_local_folder
+from ..status.mounttable import MountEntry
 from ._process import find_program, last_line, run
 from .base import Backend, check_mountpoint, ensure_mountpoint
 
@@ -46,6 +47,14 @@ class LocalBackend(Backend):
         if not self.bind:
             return self._virtual_mounted
         return self.mount_entry(mountpoint) is not None
+
+    def owns(self, entry: MountEntry) -> bool:
+        """A bind mount of this folder: not a FUSE drive, and its source folder (``fsroot``,
+        relative to its filesystem) is the end of this folder's real path."""
+        if entry.fstype.startswith("fuse"):
+            return False
+        real, fsroot = os.path.realpath(self.folder), entry.fsroot.rstrip("/")
+        return not fsroot or real.endswith(fsroot)  # fsroot starts with "/": a whole-name match
 
     def _check_folder(self) -> None:
         if self._default_folder:

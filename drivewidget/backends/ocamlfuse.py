@@ -490,15 +490,10 @@ class OcamlfuseBackend(Backend):
 
     # -- mount table --------------------------------------------------------------------
 
-    def mount_entry(self, mountpoint: str) -> MountEntry | None:
-        entry = find_mount(mountpoint)
-        if entry is None:
-            return None
+    def owns(self, entry: MountEntry) -> bool:
         if entry.fstype == FSTYPE:
-            return entry
-        if entry.fstype == STANDIN_FSTYPE and os.path.basename(entry.source) == PROGRAM:
-            return entry
-        return None
+            return True
+        return entry.fstype == STANDIN_FSTYPE and os.path.basename(entry.source) == PROGRAM
 
     # -- mount ----------------------------------------------------------------------------
 

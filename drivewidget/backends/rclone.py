@@ -28,7 +28,7 @@ from ..errors import (
     UnmountError,
 )
 from ..settings import cache_dir, runtime_dir
-from ..status.mounttable import find_mount
+from ..status.mounttable import MountEntry, find_mount
 from ._fuse import check_fuse, fuse_unmount
 from ._process import last_line, require_program, run
 from ._rc import RcError, rc_call
@@ -60,6 +60,13 @@ def is_local_path(remote: str) -> bool:
     """rclone treats anything without ``name:`` before the first slash as a local path."""
     head = remote.split("/", 1)[0]
     return ":" not in head or remote.startswith(("/", "./", "../", "~"))
+
+
+def _same_remote(a: str, b: str) -> bool:
+    def norm(remote: str) -> str:
+        return remote.rstrip("/") if remote.rstrip("/") else remote
+
+    return norm(a) == norm(b)
 
 
 class RcloneBackend(Backend):
@@ -98,6 +105,10 @@ class RcloneBackend(Backend):
 
     def _env(self) -> dict[str, str]:
         return {"RCLONE_CONFIG": self.config} if self.config else {}
+
+    def owns(self, entry: MountEntry) -> bool:
+        # rclone names the mount after the remote as given on its command line.
+        return entry.fstype in self.fstypes and _same_remote(entry.source, self.remote)
 
     def check_available(self) -> None:
         version = rclone_version(self.program)

@@ -212,3 +212,70 @@ class TestBadInput:
         monkeypatch.setattr("drivewidget.backends.rclone.rclone_version", lambda program: (1, 60, 1))
         with pytest.raises(BackendUnavailable, match=r"1\.60\.1.*1\.66"):
             RcloneBackend(str(tmp_path)).check_available()
+
+
+class TestWhoseMount:
+    """A mount at the mountpoint that is not this backend's is never adopted, flushed into or
+    unmounted; mounting over it is refused from the mount table, without touching it."""
+
+    def test_another_remote_is_not_ours(
+        self, tmp_path: Path, mount_guard: list[str], restore_cwd: None
+    ) -> None:
+        (tmp_path / "personal").mkdir()
+        (tmp_path / "work").mkdir()
+        mountpoint = str(tmp_path / "mnt")
+        mount_guard.append(mountpoint)
+        personal = DriveController(RcloneBackend(str(tmp_path / "personal")), mountpoint=mountpoint)
+        personal.mount()
+        try:
+            work = DriveController(RcloneBackend(str(tmp_path / "work")), mountpoint=mountpoint)
+            assert work.state == "unmounted"
+            assert "by something else" in work.describe_state()
+            assert work.describe_state().startswith("Not mounted")
+            with pytest.raises(InvalidMountpoint, match="already mounted there"):
+                work.mount()
+            with pytest.raises(NotMounted):
+                work.unmount()
+            assert personal.refresh() == "mounted"
+        finally:
+            personal.unmount()
+
+    def test_a_hung_foreign_mount_is_refused_at_once(
+        self, tmp_path: Path, mount_guard: list[str], restore_cwd: None
+    ) -> None:
+        from drivewidget.backends.local import LocalBackend
+
+        (tmp_path / "cloud").mkdir()
+        mountpoint = str(tmp_path / "mnt")
+        mount_guard.append(mountpoint)
+        theirs = RcloneBackend(str(tmp_path / "cloud"))
+        ctrl = DriveController(theirs, mountpoint=mountpoint)
+        ctrl.mount()
+        pid = _daemon_pid(ctrl)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            local = DriveController(LocalBackend(tmp_path / "cloud", bind=True), mountpoint=mountpoint)
+            assert local.state == "unmounted"  # an rclone mount is not a bind mount of the folder
+            started = time.monotonic()
+            with pytest.raises(InvalidMountpoint, match="already mounted there"):
+                local.mount()
+            assert time.monotonic() - started < 2.0
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        ctrl.unmount()
+
+    def test_mountpoint_under_a_symlinked_folder(
+        self, tmp_path: Path, mount_guard: list[str], restore_cwd: None
+    ) -> None:
+        (tmp_path / "cloud").mkdir()
+        (tmp_path / "real").mkdir()
+        (tmp_path / "link").symlink_to(tmp_path / "real")
+        mount_guard.append(str(tmp_path / "real" / "mnt"))
+        ctrl = DriveController(
+            RcloneBackend(str(tmp_path / "cloud"), mount_timeout=10), mountpoint=tmp_path / "link" / "mnt"
+        )
+        assert ctrl.mountpoint == str(tmp_path / "real" / "mnt")  # as the mount table lists it
+        ctrl.mount()
+        assert ctrl.state == "mounted"
+        ctrl.unmount()
+        assert find_mount(ctrl.mountpoint) is None
