@@ -364,8 +364,10 @@ class DriveController(HasTraits):
     def _unmount(self, *, stale: bool) -> list[str]:
         self._leave_drive()
         self.state = "unmounting"
-        if not stale:
-            self._say("Writing pending changes to the drive before unmounting...")
+        self._say("Writing pending changes to the drive before unmounting...")
+        if stale:  # a slow drive's daemon may still be alive and holding writes
+            self.backend.flush_stale(self.mountpoint, progress=self._say)
+        else:
             self.backend.flush(self.mountpoint, progress=self._say)
         lines = self.backend.unmount(self.mountpoint, stale=stale)
         self._refresh()

@@ -89,6 +89,10 @@ class Backend(ABC):
     def flush(self, mountpoint: str, progress: Progress = _ignore) -> None:
         """Wait until every pending write has reached the remote."""
 
+    def flush_stale(self, mountpoint: str, progress: Progress = _ignore) -> None:
+        """Before a stale mount is unmounted: push pending writes through a channel that does
+        not touch the (hung or dead) mount, where the backend has one. Default: none."""
+
     @abstractmethod
     def unmount(self, mountpoint: str, *, stale: bool = False) -> list[str]:
         """Unmount (after :meth:`flush`); ``stale`` asks for a forced/lazy unmount."""

@@ -51,7 +51,6 @@ import selectors
 import sqlite3
 import subprocess
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -70,7 +69,7 @@ from ..errors import (
 from ..settings import write_private
 from ..status.mounttable import MountEntry, find_mount
 from ._fuse import FUSE_HINT, check_fuse, fuse_unmount
-from ._process import find_program, last_line, run
+from ._process import daemon_processes, find_program, last_line, merge_processes, run, wait_gone
 from .base import Backend, Progress, _ignore, ensure_mountpoint
 
 log = logging.getLogger(__name__)
@@ -539,7 +538,7 @@ class OcamlfuseBackend(Backend):
                     + f" See its log in {paths.data_dir / 'gdfuse.log'}."
                 )
             time.sleep(0.05)
-        self._daemons[mountpoint] = _daemon_processes(mountpoint)
+        self._daemons[mountpoint] = daemon_processes(mountpoint, _is_ocamlfuse)
         lines = [f"Mounted at {mountpoint}" + (" (read-only)" if readonly else "")]
         return lines
 
@@ -632,10 +631,13 @@ class OcamlfuseBackend(Backend):
             time.sleep(0.25)
 
     def unmount(self, mountpoint: str, *, stale: bool = False) -> list[str]:
-        daemons = _merge(self._daemons.pop(mountpoint, []), _daemon_processes(mountpoint))
+        daemons = merge_processes(
+            self._daemons.pop(mountpoint, []),
+            daemon_processes(mountpoint, _is_ocamlfuse),
+        )
         fuse_unmount(mountpoint, lazy=stale)
         lines = [f"Unmounted {mountpoint}"]
-        left = _wait_gone(daemons, 2.0 if stale else self.exit_timeout)
+        left = wait_gone(daemons, 2.0 if stale else self.exit_timeout)
         if left:
             pids = ", ".join(str(pid) for pid, _ in left)
             if stale:
@@ -715,60 +717,5 @@ def _queued_uploads(db: Path) -> int | None:
     return int(row[0]) if row else None
 
 
-def _start_time(pid: int) -> str | None:
-    """A process's start time (field 22 of stat), or None when it is gone or a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rpartition(")")[2].split()
-    if not fields or fields[0] in ("Z", "X"):
-        return None
-    return fields[19] if len(fields) > 19 else ""
-
-
-def _daemon_processes(mountpoint: str) -> list[tuple[int, str]]:
-    """This user's google-drive-ocamlfuse daemons serving ``mountpoint``: (pid, start time)."""
-    target = os.path.abspath(mountpoint)
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        pid = int(name)
-        try:
-            if os.stat(f"/proc/{pid}").st_uid != os.getuid():
-                continue
-            argv = [os.fsdecode(a) for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
-        except OSError:
-            continue
-        if not any(os.path.basename(a) == PROGRAM for a in argv):
-            continue
-        if not any(os.path.isabs(a) and os.path.normpath(a) == target for a in argv):
-            continue
-        started = _start_time(pid)
-        if started is not None:
-            found.append((pid, started))
-    return found
-
-
-def _merge(*groups: Iterable[tuple[int, str]]) -> list[tuple[int, str]]:
-    seen: dict[int, str] = {}
-    for group in groups:
-        for pid, started in group:
-            seen[pid] = started
-    return list(seen.items())
-
-
-def _wait_gone(processes: list[tuple[int, str]], timeout: float) -> list[tuple[int, str]]:
-    """Wait until the processes exit (reaping any that are our children); return those left."""
-    deadline = time.monotonic() + timeout
-    while True:
-        left = []
-        for pid, started in processes:
-            with contextlib.suppress(ChildProcessError, OSError):
-                os.waitpid(pid, os.WNOHANG)
-            if _start_time(pid) == started:
-                left.append((pid, started))
-        if not left or time.monotonic() > deadline:
-            return left
-        time.sleep(0.05)
+def _is_ocamlfuse(argv: list[str]) -> bool:
+    return any(os.path.basename(a) == PROGRAM for a in argv)

