@@ -11,7 +11,8 @@ A progress bar (tqdm) goes to stderr, the summary to stdout (``--json``: the res
 Ctrl-C cancels cleanly: finished files are kept, no half-written file is left.
 
 Exit status: 0 all copied or identical, 1 some files failed or changed while copied,
-2 nothing could be done (not mounted, bad path, not enough space, busy), 130 cancelled.
+2 nothing could be done (not mounted, bad path, not enough space, busy), 3 (sync-back)
+copied into the drive but its upload to the cloud could not be confirmed, 130 cancelled.
 """
 
 from __future__ import annotations
@@ -72,6 +73,11 @@ def add_stage_parser(subparsers: Any) -> None:
         )
         cmd.add_argument("--no-verify", action="store_true", help="do not read each copy back to check it")
         cmd.add_argument(
+            "--overwrite-newer",
+            action="store_true",
+            help="replace destination files that are newer than the source (default: keep them and say so)",
+        )
+        cmd.add_argument(
             "--symlinks",
             choices=("copy", "follow", "skip"),
             default=None,
@@ -113,6 +119,7 @@ def _run(args: argparse.Namespace, kind: str) -> int:
         "checksum": args.checksum or None,
         "verify": False if args.no_verify else None,
         "symlinks": args.symlinks,
+        "overwrite_newer": args.overwrite_newer or None,
     }
     options = {k: v for k, v in options.items() if v is not None}
     if kind == "sync_back" and args.no_flush:
@@ -160,7 +167,9 @@ def _run(args: argparse.Namespace, kind: str) -> int:
         _emit(sys.stderr, f"warning: {line}")
     if cancelled or result.cancelled:
         return 130
-    return 0 if result.ok else 1
+    if not result.ok:
+        return 1
+    return 3 if result.upload_unconfirmed else 0
 
 
 def _emit(stream: TextIO, text: str) -> None:

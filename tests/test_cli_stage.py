@@ -119,3 +119,21 @@ def test_python_m_drivewidget_stage(tmp_path: Path, mount_guard: list[str]) -> N
     assert proc.returncode == 0, proc.stderr
     assert "Copied" in proc.stdout and "files" in proc.stderr
     assert contents(tmp_path / "local") == contents(source / "data")
+
+
+def test_unconfirmed_upload_exits_3_and_newer_files_are_kept(
+    fake: FakeBackend, drive_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from drivewidget.errors import UnmountError
+
+    fake.mounted = True
+    (tmp_path / "r.txt").write_text("result")
+    fake.fail_flush = UnmountError("rclone is not answering")
+    assert run(["sync-back", "-q", str(tmp_path / "r.txt"), "project/"]) == 3  # `&& shutdown` must not run
+    assert "upload could not be confirmed" in capsys.readouterr().err
+    os.utime(tmp_path / "r.txt", (1_000_000_000, 1_000_000_000))
+    (drive_folder / "project" / "r.txt").write_text("newer on the drive")
+    assert run(["sync-back", "-q", str(tmp_path / "r.txt"), "project/"]) == 0
+    assert "newer at the destination" in capsys.readouterr().out
+    assert run(["sync-back", "-q", "--overwrite-newer", str(tmp_path / "r.txt"), "project/"]) == 0
+    assert (drive_folder / "project" / "r.txt").read_text() == "result"

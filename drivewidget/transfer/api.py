@@ -158,9 +158,7 @@ def start_sync_back(
         try:
             backend.flush(mountpoint, progress=transfer.note_message)
         except DriveError as exc:
-            transfer.note_warning(
-                f"The files were copied into the drive, but their upload could not be confirmed: {exc}"
-            )
+            transfer.note_upload_unconfirmed(str(exc))
 
     return start_copy(
         source,

@@ -202,6 +202,9 @@ class CopyOptions:
     """Bytes to leave free on the destination; ``None``: 256 MB or 5 % of the disk, the smaller."""
     retries: int = 1
     """How often a file that changed while it was read is read again before giving up on it."""
+    overwrite_newer: bool = False
+    """Replace destination files that are newer than the source. By default they are kept and
+    listed in ``kept_newer`` (someone changed them since: replacing them would lose work)."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.workers <= 512:
@@ -303,6 +306,12 @@ class TransferResult:
     errors: tuple[str, ...] = ()
     """What went wrong, in words (one line per file or folder)."""
     warnings: tuple[str, ...] = ()
+    kept_newer: tuple[str, ...] = ()
+    upload_unconfirmed: str = ""
+    """sync_back: why the drive could not confirm it uploaded the copied files ("" when it did,
+    or when not asked to). The files are in the mount, maybe not yet in the cloud."""
+    """Files left as they are because the destination's copy is newer and differs
+    (``overwrite_newer=True`` replaces them)."""
     cancelled: bool = False
     elapsed: float = 0.0
 
@@ -324,11 +333,17 @@ class TransferResult:
             )
         elif self.failed or self.errors:
             text += " See the errors."
+        if self.kept_newer:
+            text += (
+                f" Kept {len(self.kept_newer)} file(s) that are newer at the destination (first: "
+                f"{show(self.kept_newer[0])}); copy with overwrite_newer=True to replace them."
+            )
         return text
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["changed"] = [show(p) for p in self.changed]
+        data["kept_newer"] = [show(p) for p in self.kept_newer]
         data["ok"] = self.ok
         return data
 
@@ -381,6 +396,8 @@ class Transfer:
         self._files_total = self._copied = self._skipped = self._failed = 0
         self._bytes_total = self._bytes_done = self._bytes_copied = self._bytes_skipped = 0
         self._changed: list[str] = []
+        self._kept_newer: list[str] = []
+        self._upload_unconfirmed = ""
         self._errors: list[str] = []
         self._warnings: list[str] = []
         self._warned: set[str] = set()
@@ -501,6 +518,19 @@ class Transfer:
             if not bytes_done:
                 self._bytes_done += size
 
+    def note_kept_newer(self, rel: str) -> None:
+        """A source file not copied because the destination has a newer, different copy."""
+        with self._lock:
+            self._files_total += 1
+            self._kept_newer.append(rel)
+
+    def note_upload_unconfirmed(self, reason: str) -> None:
+        """The copy into the drive is done, but the drive could not confirm the upload."""
+        self._upload_unconfirmed = reason
+        self.note_warning(
+            f"The files were copied into the drive, but their upload could not be confirmed: {reason}"
+        )
+
     def note_identical(self, size: int) -> None:
         """A file planned for copying turned out identical (checksum mode)."""
         with self._lock:
@@ -586,6 +616,8 @@ class Transfer:
                 changed=tuple(self._changed),
                 errors=tuple(self._errors),
                 warnings=tuple(self._warnings),
+                kept_newer=tuple(self._kept_newer),
+                upload_unconfirmed=self._upload_unconfirmed,
                 cancelled=self._cancelled and self._fatal is None,
                 elapsed=self._ended - self._started,
             )
@@ -1011,6 +1043,9 @@ class PythonCopy:
             if dst is not None and stat.S_ISLNK(dst.st_mode):
                 with contextlib.suppress(OSError):
                     copy = os.readlink(dst_path or _join(self.dest, item.rel)) != item.target
+        elif dst is not None and stat.S_ISREG(dst.st_mode) and self._newer_at_destination(item, dst):
+            self.t.note_kept_newer(item.rel or os.path.basename(self.dest))
+            return
         elif dst is not None and stat.S_ISREG(dst.st_mode) and dst.st_size == item.size:
             if self.o.checksum:
                 item.check = True
@@ -1020,6 +1055,11 @@ class PythonCopy:
         if copy:
             with self._lock:
                 self.items.append(item)
+
+    def _newer_at_destination(self, item: _Item, dst: os.stat_result) -> bool:
+        if self.o.overwrite_newer or same_mtime(dst.st_mtime_ns, item.mtime_ns):
+            return False
+        return dst.st_mtime_ns > item.mtime_ns
 
     def _folder_error(self, rel: str, exc: OSError, what: str) -> None:
         if exc.errno in _DISCONNECTED:

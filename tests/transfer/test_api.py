@@ -169,6 +169,29 @@ def test_sync_back_reports_a_failed_flush_as_a_warning(
     fake_backend.fail_flush = UnmountError("rclone is not answering")
     result = sync_back(mounted, tmp_path / "r.txt", "project")
     assert result.copied == 1 and any("could not be confirmed" in w for w in result.warnings)
+    assert "rclone is not answering" in result.upload_unconfirmed
+
+
+def test_newer_files_at_the_destination_are_kept_unless_asked(
+    mounted: DriveController, drive_folder: Path, tmp_path: Path
+) -> None:
+    """Someone changed the drive's copy since: a sync from an older local copy must not undo it."""
+    local = tmp_path / "draft.txt"
+    local.write_text("old local draft")
+    os.utime(local, (1_000_000_000, 1_000_000_000))
+    on_drive = drive_folder / "project" / "draft.txt"
+    on_drive.write_text("edited on another machine")
+    result = sync_back(mounted, local, "project/")
+    assert result.ok and result.copied == 0 and result.kept_newer == ("draft.txt",)
+    assert "Kept 1 file(s) that are newer at the destination" in result.summary()
+    assert on_drive.read_text() == "edited on another machine"
+    assert sync_back(mounted, local, "project/", overwrite_newer=True).copied == 1
+    assert on_drive.read_text() == "old local draft"
+    staged = tmp_path / "staged"
+    staged.mkdir()
+    (staged / "notes.txt").write_text("my local edit")  # newer than the drive's notes.txt
+    result = stage(mounted, "project/notes.txt", staged)
+    assert result.kept_newer == ("notes.txt",) and (staged / "notes.txt").read_text() == "my local edit"
 
 
 def test_sync_back_refuses_a_read_only_drive(controller: DriveController, tmp_path: Path) -> None:
