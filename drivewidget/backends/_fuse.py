@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ..errors import BackendUnavailable, UnmountError
+from ..errors import BackendUnavailable, MountTimeout, UnmountError
 from ..status.mounttable import find_mount
 from ._process import find_program, last_line, run
 
@@ -31,7 +31,12 @@ def check_fuse() -> None:
 def fuse_unmount(mountpoint: str, *, lazy: bool = False, timeout: float = 15.0) -> None:
     """Unmount a FUSE mount; ``lazy`` detaches a stale or hung one at once."""
     argv = [fusermount(), "-u", "-z", mountpoint] if lazy else [fusermount(), "-u", mountpoint]
-    result = run(argv, timeout=timeout)
+    try:
+        result = run(argv, timeout=timeout)
+    except MountTimeout as exc:
+        raise UnmountError(
+            f"Cannot unmount {mountpoint}: {exc} The drive may be hung; click Unmount again to detach it."
+        ) from exc
     if result.returncode == 0 or find_mount(mountpoint) is None:
         return
     reason = last_line(result.stderr) or f"exit status {result.returncode}"
