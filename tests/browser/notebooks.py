@@ -47,6 +47,11 @@ def copy_demo(folder: Path) -> Path:
     return path
 
 
+def demo_cell_count() -> int:
+    """How many cells (code and markdown) the demo has."""
+    return len(nbformat.read(DEMO, as_version=4).cells)
+
+
 def demo_code_cells() -> list[str]:
     """The demo's code cells, in order (the tests find cells by their source)."""
     notebook = nbformat.read(DEMO, as_version=4)

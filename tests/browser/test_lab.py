@@ -27,6 +27,7 @@ from .notebooks import (
     PYTHON_CELL,
     SLEEP_CELL,
     SLEEP_SECONDS,
+    demo_cell_count,
     demo_code_cells,
 )
 
@@ -233,6 +234,9 @@ def test_demo_notebook_in_lab(
     nb = open_notebook(lab_server, DEMO_NOTEBOOK)
     mountpoint = str(lab_server.scenario.mountpoint)
     cells = demo_code_cells()
+    expect(nb.cells).to_have_count(
+        demo_cell_count(), timeout=30_000
+    )  # every cell rendered before counting them
     last_code = _cell_index(nb, cells, cells[-1])
     before = nb.prompt(last_code)
 
