@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from drivewidget import DriveController, DriveError, DrivePanel
-from drivewidget.controller import STATES
+from drivewidget.controller import STATES, current_dir
 from drivewidget.errors import AuthError, MountError, UnmountError
 from drivewidget.status.mounttable import is_within
 from drivewidget.testing import FakeBackend
@@ -47,13 +47,20 @@ class PanelMachine(RuleBasedStateMachine):
 
     # -- user actions --------------------------------------------------------------
 
-    @rule(readonly=st.booleans(), force=st.booleans(), failure=st.sampled_from(FAILURES))
-    def click_mount(self, readonly: bool, force: bool, failure: Exception | None) -> None:
+    @rule(
+        readonly=st.booleans(),
+        force=st.booleans(),
+        failure=st.sampled_from(FAILURES),
+        fail_flush=st.booleans(),
+    )
+    def click_mount(self, readonly: bool, force: bool, failure: Exception | None, fail_flush: bool) -> None:
         self.backend.fail_mount = failure  # type: ignore[assignment]
+        if fail_flush:  # matters for a force remount, which unmounts first
+            self.backend.fail_flush = UnmountError("3 files are still uploading; the drive stays mounted.")
         self.panel.readonly_box.value, self.panel.force_box.value = readonly, force
         self.panel.mount_button.click()  # a click never raises
         self.panel.wait()
-        self.backend.fail_mount = None
+        self.backend.fail_mount = self.backend.fail_flush = None
         if failure is not None and self.backend.calls and self.backend.calls[-1] == "mount":
             assert self.panel.message.text
 
@@ -101,6 +108,12 @@ class PanelMachine(RuleBasedStateMachine):
     def click_refresh(self) -> None:
         self.panel.refresh_button.click()
 
+    @rule()
+    def run_the_panel_cell_again(self) -> None:
+        """A new panel on the same controller (mounted or not) replaces the old one."""
+        old, self.panel = self.panel, DrivePanel(self.ctrl, live=False)
+        assert old.mount_button.comm is None  # the old one was closed
+
     # -- faults --------------------------------------------------------------------
 
     @precondition(lambda self: self.backend.mounted)
@@ -112,6 +125,17 @@ class PanelMachine(RuleBasedStateMachine):
     def unmounted_behind_our_back(self) -> None:
         self.backend.mounted = False
         self.backend.stale = False
+
+    @precondition(lambda self: self.ctrl.state == "mounted")
+    @rule()
+    def working_folder_deleted(self) -> None:
+        """The kernel works in a folder that is then deleted (a sync from another machine)."""
+        doomed = os.path.join(self.folder, "project", "doomed")
+        os.makedirs(doomed, exist_ok=True)
+        try:
+            self.ctrl.chdir(doomed)
+        finally:
+            os.rmdir(doomed)
 
     @precondition(lambda self: self.backend.mounted)
     @rule()
@@ -143,7 +167,17 @@ class PanelMachine(RuleBasedStateMachine):
     @invariant()
     def cwd_never_inside_an_unmounted_drive(self) -> None:
         if self.ctrl.state in ("unmounted", "error"):
-            assert not is_within(os.getcwd(), self.folder)
+            cwd = current_dir()
+            assert cwd and not is_within(cwd, self.folder)
+
+    @invariant()
+    def never_left_busy(self) -> None:
+        assert not self.ctrl.busy  # every action above has finished: no state stuck mid-way
+
+    @invariant()
+    def chooser_rooted_while_mounted(self) -> None:
+        if self.ctrl.state == "mounted":
+            assert self.panel.chooser.root == self.ctrl.root
 
     @invariant()
     def failures_leave_a_message(self) -> None:
