@@ -355,7 +355,7 @@ class DriveController(HasTraits):
     def _await_first_answer(self) -> None:
         """Refresh until a new mount answers: a cold cloud root may take longer than a refresh
         allows, which is a slow start, not a failed mount."""
-        deadline = time.monotonic() + FS_TIMEOUT
+        deadline = time.monotonic() + max(FS_TIMEOUT, self.backend.first_answer_timeout())
         self._refresh()
         while self.state == "stale" and self.problem == NOT_RESPONDING and time.monotonic() < deadline:
             time.sleep(0.1)

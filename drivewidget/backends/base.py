@@ -34,7 +34,10 @@ class Backend(ABC):
     label: ClassVar[str] = ""
     """What users read in the panel ("rclone", "Google Colab Drive")."""
     main_thread_only: ClassVar[bool] = False
-    """True when mount/unmount must run on the kernel's main thread (Colab's auth prompt)."""
+    """True when mount must run on the kernel's main thread (Colab's auth prompt)."""
+    confirms_uploads: ClassVar[bool] = True
+    """Whether :meth:`flush` can confirm that writes reached the cloud while staying mounted
+    (Colab's Drive cannot: only ``flush_and_unmount`` does)."""
     fstypes: ClassVar[tuple[str, ...]] = ()
     """Filesystem types in the mount table that count as this backend's mount."""
 
@@ -47,6 +50,11 @@ class Backend(ABC):
     def describe(self) -> str:
         """Short text naming the backend and its source, for the panel and the CLI."""
         return self.label
+
+    def first_answer_timeout(self) -> float:
+        """Seconds a fresh mount may take to list its root for the first time (a cold cloud
+        root is slow; that is a slow start, not a failed mount)."""
+        return 5.0
 
     def mount_hint(self) -> str:
         """What the user should do or expect while mounting (shown during the mount), or ""."""

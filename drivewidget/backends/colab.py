@@ -25,12 +25,14 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any, ClassVar
 
+from .._env import COLAB_MARKER
 from ..errors import (
     AuthError,
     BackendUnavailable,
@@ -40,7 +42,7 @@ from ..errors import (
     MountTimeout,
     UnmountError,
 )
-from ..status.mounttable import find_mount
+from ..status.mounttable import MountEntry, find_mount, read_mounts
 from ._fuse import fuse_unmount
 from ._process import find_program, last_line, run
 from .base import Backend, Progress, check_mountpoint, real_mountpoint
@@ -50,6 +52,8 @@ DEFAULT_TIMEOUT_MS = 120_000
 """``drive.mount``'s own default: how long it waits for authorisation and for the Drive root."""
 PEXPECT_PAD_S = 30
 """``drive.mount`` waits ``timeout_ms / 1000 + 30`` s for the Drive process before giving up."""
+STALE_FLUSH_TIMEOUT_MS = 60_000
+"""How long a Drive that does not answer gets to upload pending changes before unmounting."""
 UNMOUNT_GRACE_S = 5.0
 """How long the Drive process may take to leave the mount table after ``flush_and_unmount``."""
 DRIVE_TIMEOUT_FAQ = "https://research.google.com/colaboratory/faq.html#drive-timeout"
@@ -68,6 +72,9 @@ class ColabBackend(Backend):
     name = "colab"
     label = "Google Colab Drive"
     main_thread_only = True
+    confirms_uploads = False
+    runtime_marker: ClassVar[str] = COLAB_MARKER
+    """``drive.mount`` refuses to run unless this file exists (tests point it elsewhere)."""
     fstypes: ClassVar[tuple[str, ...]] = ("fuse.drive",)
     """Colab's Drive shows as ``fuse.drive``. Tests add the type their stand-in produces
     (rclone cannot set its FUSE subtype, so its mounts read ``fuse.rclone``)."""
@@ -78,14 +85,34 @@ class ColabBackend(Backend):
             raise ValueError(f"timeout_ms must be at least 1000 (got {timeout_ms}).")
         self.timeout_ms = int(timeout_ms)
         self.flush_timeout_ms = flush_timeout_ms
+        self._given_up: dict[str, bool] = {}
 
     # -- contract ------------------------------------------------------------------------
 
+    def owns(self, entry: MountEntry) -> bool:
+        return _is_drive_mount(entry)
+
     def check_available(self) -> None:
         self._drive()
+        if os.environ.get("VERTEX_PRODUCT") == "COLAB_ENTERPRISE":
+            raise BackendUnavailable(
+                "Colab Enterprise does not support google.colab.drive.mount. Mount Drive with rclone "
+                "instead (DRIVEWIDGET_BACKEND=rclone and a Google Drive remote)."
+            )
+        if not os.path.exists(self.runtime_marker):
+            raise BackendUnavailable(
+                f"google.colab is importable, but this is not a Colab runtime ({self.runtime_marker} is "
+                "missing), so Colab's drive.mount would refuse to run. Use another backend: set "
+                "DRIVEWIDGET_BACKEND to rclone, ocamlfuse or local."
+            )
 
     def default_mountpoint(self) -> str:
-        return DEFAULT_MOUNTPOINT
+        """Where Drive is already mounted (a cell ran drive.mount), else /content/drive."""
+        mounted = _drive_mounts()
+        return mounted[0].mountpoint if mounted else DEFAULT_MOUNTPOINT
+
+    def first_answer_timeout(self) -> float:
+        return self.timeout_ms / 1000  # Drive's own opendir timeout for the root
 
     def describe(self) -> str:
         return f"{self.label} (google.colab.drive, timeout {self.timeout_ms / 1000:g} s)"
@@ -118,6 +145,13 @@ class ColabBackend(Backend):
             )
         if self.is_mounted(mountpoint):
             return  # Drive itself is there: drive.mount reports it or (force) remounts it
+        elsewhere = [entry.mountpoint for entry in _drive_mounts() if entry.mountpoint != mountpoint]
+        if elsewhere:
+            raise InvalidMountpoint(
+                f"Google Drive is already mounted at {elsewhere[0]}. Colab runs one Drive at a time: "
+                f"mounting at {mountpoint} would disconnect it (and lose writes still uploading). Use "
+                f"DriveController(mountpoint={elsewhere[0]!r}), or unmount it first."
+            )
         check_mountpoint(mountpoint)
 
     def mount(self, mountpoint: str, *, readonly: bool = False, force: bool = False) -> list[str]:
@@ -134,9 +168,10 @@ class ColabBackend(Backend):
             kwargs["readonly"] = True  # only then: older runtimes have no such argument
         started = time.monotonic()
         try:
-            lines = _captured(drive.mount, mountpoint, **kwargs)
+            with _watch_auth() as auth:
+                lines = _captured(drive.mount, mountpoint, **kwargs)
         except _Failed as failed:
-            error = self._mount_error(failed.exc, mountpoint, time.monotonic() - started, failed.lines)
+            error = self._mount_error(failed.exc, mountpoint, time.monotonic() - started, failed.lines, auth)
             raise error from failed.exc
         if any(line.startswith("Drive already mounted at") for line in lines):
             lines.append("To mount it again from the panel, mount with force remount.")
@@ -144,6 +179,29 @@ class ColabBackend(Backend):
 
     def flush(self, mountpoint: str, progress: Progress = lambda _: None) -> None:
         """Nothing to do: ``flush_and_unmount`` (called by :meth:`unmount`) pushes pending writes."""
+
+    def flush_stale(self, mountpoint: str, progress: Progress = lambda _: None) -> None:
+        """A Drive that does not answer may still be alive and uploading: ``flush_and_unmount``
+        talks to the Drive process, not the mount, so try it (bounded) before detaching.
+
+        If it cannot finish in time, the drive stays mounted and the user is asked to click
+        Unmount again, which then detaches it anyway (a hung Drive must stay recoverable).
+        """
+        if self._given_up.pop(mountpoint, False) or not self.is_mounted(mountpoint):
+            return
+        progress("Google Drive is not responding: asking it to upload pending changes first...")
+        started = time.monotonic()
+        try:
+            _captured(self._drive().flush_and_unmount, timeout_ms=STALE_FLUSH_TIMEOUT_MS)
+        except _Failed as failed:
+            if time.monotonic() - started < STALE_FLUSH_TIMEOUT_MS / 1000 - 1:
+                return  # it failed at once: the Drive process is gone, nothing can be pushed
+            self._given_up[mountpoint] = True
+            raise UnmountError(
+                f"Google Drive did not finish uploading within {STALE_FLUSH_TIMEOUT_MS // 1000} s, so "
+                f"{mountpoint} stays mounted. Wait and click Unmount again; if Drive is hung, that "
+                "second click detaches it anyway (changes it has not uploaded yet would be lost)."
+            ) from failed.exc
 
     def unmount(self, mountpoint: str, *, stale: bool = False) -> list[str]:
         if stale:
@@ -184,7 +242,7 @@ class ColabBackend(Backend):
         return f'`from google.colab import drive; drive.mount("{mountpoint}")`'
 
     def _mount_error(
-        self, exc: BaseException, mountpoint: str, elapsed: float, printed: list[str]
+        self, exc: BaseException, mountpoint: str, elapsed: float, printed: list[str], auth: _AuthWatch
     ) -> DriveError:
         text = str(exc).strip()
         auth_wait = self.timeout_ms // 1000
@@ -224,7 +282,7 @@ class ColabBackend(Backend):
             if text.startswith("mount failed"):
                 if "oauth" in text:
                     return AuthError(f"Google Drive refused the authorisation ({text}). Click Mount again.")
-                if elapsed >= auth_wait:
+                if auth.unanswered if auth.seen else elapsed >= auth_wait:
                     return AuthError(
                         f"Mounting failed after {elapsed:.0f} s: nobody answered Colab's Google Drive "
                         f"sign-in prompt within {auth_wait} s (timeout_ms={self.timeout_ms}), so Drive "
@@ -250,15 +308,74 @@ class _Failed(Exception):
         self.exc, self.lines = exc, lines
 
 
+class _ThreadCapture(io.TextIOBase):
+    """Stands in for ``sys.stdout`` during a Colab call: what the calling thread prints is
+    captured for the panel; other threads' output (a training loop's log) goes where it went."""
+
+    def __init__(self, original: Any) -> None:
+        super().__init__()
+        self.original, self.captured = original, io.StringIO()
+        self._thread = threading.get_ident()
+
+    def write(self, text: str) -> int:
+        target = self.captured if threading.get_ident() == self._thread else self.original
+        return int(target.write(text) or 0)
+
+    def flush(self) -> None:
+        with contextlib.suppress(Exception):
+            self.original.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.original, name)
+
+
 def _captured(fn: Callable[..., object], *args: object, **kwargs: object) -> list[str]:
-    """Call ``fn`` with stdout captured; return the printed lines (raise them within :class:`_Failed`)."""
-    out = io.StringIO()
+    """Call ``fn`` with this thread's stdout captured; return the printed lines (raise them
+    within :class:`_Failed`)."""
+    out = _ThreadCapture(sys.stdout)
     try:
-        with contextlib.redirect_stdout(out):
+        with contextlib.redirect_stdout(out):  # type: ignore[type-var]
             fn(*args, **kwargs)
     except Exception as exc:
-        raise _Failed(exc, _lines(out.getvalue())) from exc
-    return _lines(out.getvalue())
+        raise _Failed(exc, _lines(out.captured.getvalue())) from exc
+    return _lines(out.captured.getvalue())
+
+
+class _AuthWatch:
+    """Whether Colab's sign-in request (``_message.blocking_request('request_auth')``) was
+    made, and whether it came back before its deadline (someone answered) or timed out."""
+
+    def __init__(self) -> None:
+        self.seen = False
+        self.unanswered = False
+
+
+@contextlib.contextmanager
+def _watch_auth() -> Iterator[_AuthWatch]:
+    watch = _AuthWatch()
+    message: Any = sys.modules.get("google.colab._message")
+    original = getattr(message, "blocking_request", None)
+    if message is None or original is None:
+        yield watch
+        return
+
+    def watched(request_type: str, *args: Any, **kwargs: Any) -> Any:
+        if request_type != "request_auth":
+            return original(request_type, *args, **kwargs)
+        timeout = kwargs.get("timeout_sec", args[1] if len(args) > 1 else None)
+        started = time.monotonic()
+        try:
+            return original(request_type, *args, **kwargs)
+        finally:
+            watch.seen = True
+            waited = time.monotonic() - started
+            watch.unanswered = timeout is not None and float(timeout) > 0 and waited >= float(timeout) - 0.5
+
+    message.blocking_request = watched  # drive calls it through the module: patchable
+    try:
+        yield watch
+    finally:
+        message.blocking_request = original
 
 
 def _lines(text: str) -> list[str]:
@@ -284,6 +401,17 @@ def _unmount_error(exc: Exception, mountpoint: str, printed: list[str]) -> Drive
     return UnmountError(
         f"Unmounting Google Drive failed ({text or type(exc).__name__}); {mountpoint} stays mounted.{also}"
     )
+
+
+def _drive_mounts() -> list[MountEntry]:
+    """Every Drive mount in the mount table (Colab runs one Drive process at a time)."""
+    return [entry for entry in read_mounts() if _is_drive_mount(entry)]
+
+
+def _is_drive_mount(entry: MountEntry) -> bool:
+    if entry.fstype == "fuse.drive":
+        return True
+    return entry.fstype in ColabBackend.fstypes and entry.source == "drive"  # a test stand-in
 
 
 def _gone(mountpoint: str, within: float) -> bool:

@@ -153,6 +153,13 @@ def start_sync_back(
         run_python(transfer)
         if not flush or transfer.stopping or not transfer.progress.files_copied:
             return
+        if not backend.confirms_uploads:
+            transfer.note_upload_unconfirmed(
+                f"{backend.label} uploads in the background and can confirm it only by unmounting. "
+                "Click Unmount (or call ctrl.unmount()) before the runtime is recycled to be sure "
+                "the files reached the cloud."
+            )
+            return
         transfer.set_phase("flushing")
         transfer.note_message("waiting for the drive to upload the copied files...")
         try:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import contextlib
 import html
 import os
+import threading
 import weakref
 from typing import Any
 
 import ipywidgets as widgets
 
+from .._env import in_colab
 from ..backends import ENV_BACKEND, ENV_MOUNTPOINT, ENV_SOURCE, UnavailableBackend
 from ..backends.base import Backend
 from ..connect import Connection
@@ -30,7 +32,7 @@ from .live import DEFAULT_INTERVAL, LiveUpdater
 from .message import MessageBox
 from .stage_view import StageView
 from .status_view import GpuView, StatusView
-from .tree import close_tree
+from .tree import close_tree, resend_tree
 
 _STATE_STYLE = {
     "mounted": ("#26a269", "●"),
@@ -115,6 +117,8 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         self.chooser.on_choose(self._choose)
         self._choose_error: DriveError | None = None
         self._mount_note = ""
+        self._updated_from_thread = False
+        self._thread_updates_may_be_lost = in_colab()
 
         self.mount_button.on_click(lambda _: self._mount())
         self.unmount_button.on_click(lambda _: self._unmount())
@@ -131,7 +135,7 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         )
         self.connect_box = widgets.Accordion(children=[self.connect_panel], titles=("Connect a cloud",))
         self.connect_box.selected_index = None
-        buttons = widgets.HBox(
+        buttons = self._buttons = widgets.HBox(
             [self.mount_button, self.unmount_button, self.refresh_button, self.live_button]
         )
         options = widgets.HBox([self.readonly_box, self.force_box])
@@ -184,7 +188,9 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         if ctrl.busy:
             self.message.show(f"Please wait: the drive is {ctrl.state}.", "warning")
             return
-        self._actions.run(ctrl.unmount, name="unmount", inline=self._inline())
+        # Only Colab's mount needs the main thread (its sign-in prompt); an unmount that waits
+        # for uploads runs in the background so the kernel keeps answering.
+        self._actions.run(ctrl.unmount, name="unmount", inline=False)
 
     def use_backend(self, backend: Backend) -> None:
         """Mount ``backend`` from now on (the Connect panel's Use button); refused while mounted."""
@@ -233,6 +239,12 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         self.status.update(sample)
         self.gpu.update(sample, self.sampler.history)
         self._render()
+        if self._updated_from_thread and threading.current_thread() is threading.main_thread():
+            # After a cell or a Refresh (main thread) in Colab: what background threads changed
+            # may not have reached the page, although the kernel holds it. Send it once more.
+            self._updated_from_thread = False
+            for part in (self.state_view, self.cwd_view, self.message, self.status, self.gpu, self._buttons):
+                resend_tree(part)
 
     def select(self, path: str | os.PathLike[str]) -> str:
         """Choose a folder as if clicked in the chooser: chdir, remember, show.
@@ -310,7 +322,12 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
             self.chooser.set_remembered(offer.folder)
         self._mount_note = offer.note
 
+    def _note_thread(self) -> None:
+        if self._thread_updates_may_be_lost and threading.current_thread() is not threading.main_thread():
+            self._updated_from_thread = True
+
     def _on_text(self, change: dict[str, Any] | None = None) -> None:
+        self._note_thread()
         ctrl = self.controller
         if ctrl.error:
             self.message.show(ctrl.error, "error")
@@ -322,6 +339,7 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
             self.message.show("\n".join(filter(None, [ctrl.message, note])), level)
 
     def _render(self) -> None:
+        self._note_thread()
         ctrl = self.controller
         state, force = ctrl.state, self.force_box.value
         mounted_like = state in ("mounted", "stale")

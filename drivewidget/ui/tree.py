@@ -1,4 +1,4 @@
-"""Closing composite widgets completely.
+"""Whole widget trees: closing them completely, resending their state.
 
 ``Widget.close()`` closes one widget, not what it contains. A container left open around
 closed children breaks ``Widget.get_manager_state()`` (used when a notebook saves its
@@ -7,7 +7,29 @@ widget state), and children left open leak. Close whole trees, leaves first.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
+
+
+def walk_tree(widget: Any) -> Iterator[Any]:
+    """``widget`` and everything it contains, parents first."""
+    yield widget
+    for child in tuple(getattr(widget, "children", ())):
+        yield from walk_tree(child)
+
+
+def resend_tree(widget: Any) -> int:
+    """Send the full state of every open widget in the tree again; returns how many.
+
+    Colab may drop updates sent from a background thread while the kernel keeps the new
+    values (colabtools issue 3373): resending from the main thread repairs the page.
+    """
+    sent = 0
+    for part in walk_tree(widget):
+        if getattr(part, "comm", None) is not None:
+            part.send_state()
+            sent += 1
+    return sent
 
 
 def close_tree(widget: Any) -> None:

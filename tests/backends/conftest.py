@@ -89,6 +89,9 @@ def colab_drive(
     drive.TIMEOUT_PAD_S = 0.5
     drive.WORK_DIR = tempfile.mkdtemp(prefix="fkcolab-")  # short: rclone's rc socket lives here
     monkeypatch.setattr(ColabBackend, "fstypes", (*ColabBackend.fstypes, drive.MOUNT_FSTYPE))
+    marker = Path(drive.WORK_DIR) / "colab-hostname"  # stands for /var/colab/hostname
+    marker.write_text("fake-colab\n")
+    monkeypatch.setattr(ColabBackend, "runtime_marker", str(marker))
     return drive
 
 

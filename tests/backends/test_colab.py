@@ -89,11 +89,24 @@ def test_not_importable_is_backend_unavailable(
 def test_outside_colab_is_backend_unavailable(
     colab_module: ModuleType, tmp_path: Path, restore_cwd: None
 ) -> None:
-    ColabBackend().check_available()  # importable (the fake) ...
+    # google.colab importable (the fake), but no /var/colab/hostname: said before any click.
+    with pytest.raises(BackendUnavailable, match="not a Colab runtime"):
+        ColabBackend().check_available()
     ctrl = DriveController(ColabBackend(), mountpoint=tmp_path / "drive")
+    with pytest.raises(BackendUnavailable, match="not a Colab runtime"):
+        ctrl.mount()
+    assert _mount_calls(colab_module) == []  # drive.mount was never asked
+    # drive.mount's own refusal (NotImplementedError) is translated too.
     with pytest.raises(BackendUnavailable, match="unsupported in this environment"):
-        ctrl.mount()  # ... but drive.mount raises NotImplementedError outside Colab
-    assert len(_mount_calls(colab_module)) == 1
+        ColabBackend().mount(str(tmp_path / "drive"))
+
+
+def test_colab_enterprise_is_backend_unavailable(
+    colab_drive: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VERTEX_PRODUCT", "COLAB_ENTERPRISE")
+    with pytest.raises(BackendUnavailable, match=r"Colab Enterprise.*rclone"):
+        ColabBackend().check_available()
 
 
 def test_mount_off_the_main_thread_is_refused(colab_module: ModuleType, tmp_path: Path) -> None:
@@ -357,9 +370,11 @@ def test_killed_drive_process_goes_stale_and_recovers(
     assert ctrl.refresh() == "stale" and ctrl.problem == "disconnected"
     with pytest.raises(StaleMount):
         ctrl.mount()
-    ctrl.unmount()  # lazy detach: nothing to flush through a dead Drive process
+    started = time.monotonic()
+    ctrl.unmount()  # flush_and_unmount is tried, fails at once (no Drive process), then detach
+    assert time.monotonic() - started < 10
     assert ctrl.state == "unmounted" and find_mount(ctrl.mountpoint) is None
-    assert _flush_calls(colab_drive) == []
+    assert len(_flush_calls(colab_drive)) == 1
     ctrl.mount()
     assert _healthy(ctrl)
     ctrl.unmount()
@@ -375,3 +390,106 @@ def test_mount_survives_a_new_controller(colab_drive: ModuleType, colab_controll
     assert "Already mounted" in again.message and len(_mount_calls(colab_drive)) == 1
     again.unmount()
     assert ctrl.refresh() == "unmounted"
+
+
+# -- data safety and coexistence on Colab ----------------------------------------------------
+
+
+@pytest.mark.fuse
+def test_sync_back_says_colab_cannot_confirm_the_upload(
+    colab_drive: ModuleType, colab_controller: Make, tmp_path: Path
+) -> None:
+    ctrl = colab_controller()
+    ctrl.mount()
+    (tmp_path / "r.txt").write_text("result")
+    result = ctrl.sync_back(tmp_path / "r.txt", "project/")
+    assert result.copied == 1 and result.ok
+    assert "can confirm it only by unmounting" in result.upload_unconfirmed
+    ctrl.unmount()
+
+
+@pytest.mark.fuse
+def test_a_drive_mounted_elsewhere_is_adopted_never_disconnected(
+    colab_drive: ModuleType, colab_controller: Make, tmp_path: Path
+) -> None:
+    """A cell ran drive.mount('/content/gdrive'); the panel must not kill that Drive."""
+    theirs = colab_controller(tmp_path / "content" / "gdrive")
+    theirs.mount()
+    assert ColabBackend().default_mountpoint() == theirs.mountpoint  # DrivePanel() shows that one
+    ours = colab_controller()  # /content/drive
+    calls = len(_mount_calls(colab_drive))
+    with pytest.raises(InvalidMountpoint, match=r"already mounted at .*gdrive.*disconnect"):
+        ours.mount()
+    assert len(_mount_calls(colab_drive)) == calls  # drive.mount (which kills Drive) never ran
+    assert _healthy(theirs)
+    theirs.unmount()
+
+
+def test_first_answer_waits_as_long_as_colab_does() -> None:
+    assert ColabBackend(timeout_ms=30_000).first_answer_timeout() == 30.0
+
+
+@pytest.mark.fuse
+def test_slow_but_alive_drive_uploads_before_it_is_detached(
+    colab_drive: ModuleType, colab_controller: Make, cloud: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import drivewidget.controller as controller_module
+
+    ctrl = colab_controller()
+    ctrl.mount()
+    Path(ctrl.root, "project", "model.pt").write_bytes(b"weights")
+    monkeypatch.setattr(controller_module, "REFRESH_TIMEOUT", 1e-9)  # every probe is "too slow"
+    assert ctrl.refresh() == "stale" and ctrl.problem == "not responding"
+    ctrl.unmount()
+    assert ctrl.state == "unmounted" and len(_flush_calls(colab_drive)) == 1
+    assert (cloud / "MyDrive" / "project" / "model.pt").read_bytes() == b"weights"
+
+
+@pytest.mark.fuse
+def test_hung_drive_is_detached_on_the_second_click(
+    colab_drive: ModuleType, colab_controller: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+
+    from drivewidget.backends import colab as colab_backend
+
+    monkeypatch.setattr(colab_backend, "STALE_FLUSH_TIMEOUT_MS", 2000)
+    ctrl = colab_controller()
+    ctrl.mount()
+    pid = colab_drive.daemons[ctrl.mountpoint].pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        assert ctrl.refresh() == "stale" and ctrl.problem == "not responding"
+        with pytest.raises(UnmountError, match=r"did not finish uploading within 2 s.*second click detaches"):
+            ctrl.unmount()
+        assert find_mount(ctrl.mountpoint) is not None  # nothing detached yet: it may be uploading
+        ctrl.unmount()
+        assert ctrl.state == "unmounted" and find_mount(ctrl.mountpoint) is None
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def test_other_threads_output_is_not_swallowed_while_colab_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    from drivewidget.backends.colab import _captured
+
+    def mount_like() -> None:
+        print("Mounted at /content/drive")
+        worker = threading.Thread(target=lambda: print("step 3 loss=0.3"))
+        worker.start()
+        worker.join()
+
+    assert _captured(mount_like) == ["Mounted at /content/drive"]
+    assert "step 3 loss=0.3" in capsys.readouterr().out
+
+
+@pytest.mark.fuse
+def test_allowed_access_then_failure_is_not_blamed_on_the_prompt(
+    colab_drive: ModuleType, colab_controller: Make
+) -> None:
+    """Someone answered the sign-in prompt; Drive still failed, slowly: not 'nobody answered'."""
+    colab_drive.DRIVE = "exits"
+    colab_drive.FAIL_DELAY_S = 1.2  # fails after the auth timeout (1 s) has passed
+    ctrl = colab_controller()
+    with pytest.raises(MountError) as caught:
+        ctrl.mount()
+    assert type(caught.value) is MountError and "nobody answered" not in str(caught.value)

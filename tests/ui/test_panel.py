@@ -352,3 +352,35 @@ def test_undecodable_folder_name_is_chosen_remembered_and_shown(panel: DrivePane
     click(panel, "unmount_button")
     click(panel, "mount_button")
     assert panel.chooser.remembered == os.path.join(root, name)
+
+
+def test_in_colab_what_threads_changed_is_sent_again_from_the_main_thread(
+    controller: DriveController, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Colab may drop widget updates sent from a thread (colabtools 3373); the after-cell tick
+    on the main thread sends the live parts once more."""
+    import ipywidgets
+
+    panel = DrivePanel(controller, live=False)
+    panel._thread_updates_may_be_lost = True  # as in_colab() sets it in Colab
+    full: list[object] = []
+    original = ipywidgets.Widget.send_state
+
+    def recording(self: ipywidgets.Widget, key: object = None) -> None:
+        if key is None:
+            full.append(self)
+        original(self, key)
+
+    monkeypatch.setattr(ipywidgets.Widget, "send_state", recording)
+    try:
+        worker = threading.Thread(target=panel.live.tick_now)  # the live thread's tick
+        worker.start()
+        worker.join()
+        assert full == []
+        panel.live.tick_now()  # after a cell: main thread
+        assert panel.state_view in full and panel.mount_button in full and panel.message in full
+        full.clear()
+        panel.live.tick_now()  # nothing new came from a thread
+        assert full == []
+    finally:
+        panel.close()
