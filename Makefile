@@ -6,8 +6,10 @@ SYSTEM_TEST_DEPS := fuse3 rclone strace chromium
 SYSTEM_DEMO_DEPS := fuse3
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 PORT ?= 8888
+VENV7 ?= .venv-ipywidgets7
+COLAB_IPYWIDGETS := ipywidgets==7.7.1
 
-.PHONY: demo test test-fast lint typecheck bench venv clean
+.PHONY: demo test test-fast test-ipywidgets7 lint typecheck bench venv clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -26,6 +28,18 @@ test: $(PY)
 	$(VENV)/bin/ruff format --check drivewidget tests benchmarks scripts
 	$(VENV)/bin/mypy drivewidget
 	$(PY) -m pytest
+	$(MAKE) test-ipywidgets7
+
+# Colab preinstalls ipywidgets 7 (its page renders 7's widgets): the panel's and controller's
+# tests run again with that version, in an environment layered over $(VENV) (scripts/venv_overlay.py).
+test-ipywidgets7: $(PY)
+	[ -x $(VENV7)/bin/python ] || python3 -m venv $(VENV7)
+	$(VENV7)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps '$(COLAB_IPYWIDGETS)' \
+		ipython_genutils 'jupyterlab_widgets~=1.0' 'widgetsnbextension~=3.6.0'
+	$(VENV7)/bin/python scripts/venv_overlay.py $(VENV)
+	$(VENV7)/bin/python -c "import ipywidgets as w; assert w.__version__.startswith('7.'), w.__version__"
+	$(VENV7)/bin/python -m pytest -q -m "not browser" -W "ignore::DeprecationWarning" \
+		tests/ui tests/test_controller.py tests/test_state_machine.py
 
 test-fast: $(PY)
 	$(PY) -m pytest -m "not browser"
@@ -41,4 +55,4 @@ bench: $(PY)
 	$(PY) benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info test-artifacts
+	rm -rf $(VENV) $(VENV7) build dist *.egg-info test-artifacts

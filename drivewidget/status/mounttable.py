@@ -85,6 +85,12 @@ def find_mount(mountpoint: str | os.PathLike[str], path: Path = MOUNTINFO) -> Mo
 
 
 def is_within(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` is ``folder`` or below it, by path text alone (no filesystem access)."""
+    """Whether ``path`` is ``folder`` or below it, by path text alone (no filesystem access).
+
+    An empty path (an unreadable working directory) is nowhere: never resolved against a
+    working directory that may have been deleted.
+    """
+    if not os.fspath(path) or not os.fspath(folder):
+        return False
     p, f = os.path.abspath(os.fspath(path)), os.path.abspath(os.fspath(folder))
     return p == f or p.startswith(f.rstrip(os.sep) + os.sep)

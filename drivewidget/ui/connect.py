@@ -42,6 +42,7 @@ from ..connect.check import CHECK_TIMEOUT
 from ..connect.providers import provider_from_rclone, rclone_types
 from ..errors import DriveError
 from ..status.mounttable import read_mounts
+from ._compat import empty_upload, uploaded_files
 from .actions import ActionRunner, explain
 from .message import MessageBox
 from .tree import close_tree
@@ -332,15 +333,12 @@ class ConnectPanel(widgets.VBox):  # type: ignore[misc]
         return values
 
     def _take_upload(self) -> bytes | None:
-        files = tuple(self.upload.value or ())
+        files = uploaded_files(self.upload)
         self._clear_upload()
-        if not files:
-            return None
-        return bytes(files[0]["content"])
+        return files[0][1] if files else None
 
     def _clear_upload(self) -> None:
-        if self.upload.value:
-            self.upload.value = ()
+        empty_upload(self.upload)
 
     def clear_secrets(self) -> None:
         """Empty every secret box and the upload (also done on each click that reads them)."""

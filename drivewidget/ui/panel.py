@@ -24,6 +24,7 @@ from ..controller import DriveController
 from ..errors import DriveError, InvalidPath
 from ..remember import remember_folder, remembered_folder
 from ..status.sample import StatusSampler
+from ._compat import titled_accordion
 from .actions import ActionRunner, explain
 from .chooser import DriveFolderChooser
 from .connect import ConnectPanel
@@ -133,7 +134,7 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         self.connect_panel = ConnectPanel(
             on_use=self.use_backend, message=self.message, in_use=self._connection_in_use
         )
-        self.connect_box = widgets.Accordion(children=[self.connect_panel], titles=("Connect a cloud",))
+        self.connect_box = titled_accordion([self.connect_panel], ["Connect a cloud"])
         self.connect_box.selected_index = None
         buttons = self._buttons = widgets.HBox(
             [self.mount_button, self.unmount_button, self.refresh_button, self.live_button]
@@ -364,8 +365,16 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
 
     def _render_cwd(self, _: dict[str, Any] | None = None) -> None:
         ctrl = self.controller
-        cwd = html.escape(display_name(ctrl.cwd) or "(deleted: choose a folder)")
-        if ctrl.state == "mounted" and ctrl.cwd_on_drive:
+        if not ctrl.cwd:
+            self.cwd_view.value = (
+                "Working directory: <span style='color:#c01c28'>it was deleted (by a sync or another "
+                "program): choose a folder</span>"
+            )
+            return
+        cwd = html.escape(display_name(ctrl.cwd))
+        if ctrl.state == "mounted" and ctrl.cwd_on_drive and ctrl.readonly:
+            badge = "<span style='color:#a05a00'>on the drive, mounted read-only: nothing can be saved here</span>"
+        elif ctrl.state == "mounted" and ctrl.cwd_on_drive:
             badge = "<span style='color:#26a269'>on the drive: saved work persists</span>"
         else:
             badge = (
@@ -376,6 +385,9 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
 
     def close(self) -> None:
         """Stop live updates and observing the controller, and close every child widget."""
+        if not hasattr(self, "connect_panel"):  # ipywidgets 7 closes half-built widgets on GC
+            super().close()
+            return
         self.live.stop()
         self.connect_panel.close()  # an Accordion does not close its children; this also empties secrets
         for handler, names in (

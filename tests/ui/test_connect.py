@@ -19,6 +19,7 @@ from ipywidgets.widgets import widget as widget_module
 from drivewidget.backends.base import Backend
 from drivewidget.backends.rclone import RcloneBackend
 from drivewidget.connect import RcloneConfig
+from drivewidget.ui._compat import IPYWIDGETS_7, uploaded_files
 from drivewidget.ui.connect import ConnectPanel
 from drivewidget.ui.message import MessageBox
 
@@ -64,7 +65,8 @@ def synced_state(panel: ConnectPanel) -> str:
         json.dumps(widgets.Widget.get_manager_state(drop_defaults=False), default=_encode),
         json.dumps(embed.dependency_state([panel], drop_defaults=False), default=_encode),
     ]
-    for instance in list(widget_module._instances.values()):
+    instances = getattr(widget_module, "_instances", None) or widgets.Widget.widgets  # ipywidgets 8 / 7
+    for instance in list(instances.values()):
         parts.append(json.dumps(instance.get_state(), default=_encode))
     return "\n".join(parts)
 
@@ -88,11 +90,18 @@ def click(panel: ConnectPanel, button: widgets.Button) -> None:
 
 
 def upload(panel: ConnectPanel, data: bytes, name: str = "key.json") -> None:
-    """What the browser sends when a file is chosen."""
-    panel.upload.set_state(
-        {"value": [{"name": name, "type": "application/json", "size": len(data), "content": memoryview(data),
-                    "last_modified": 1_700_000_000_000}]}
-    )  # fmt: skip
+    """What the browser sends when a file is chosen (ipywidgets 8, or 7 as in Colab)."""
+    meta = {"name": name, "type": "application/json", "size": len(data), "last_modified": 1_700_000_000_000}
+    if IPYWIDGETS_7:
+        panel.upload.set_state(
+            {"metadata": [meta], "data": [memoryview(data)], "_counter": panel.upload._counter + 1}
+        )
+    else:
+        panel.upload.set_state({"value": [{**meta, "content": memoryview(data)}]})
+
+
+def no_upload(panel: ConnectPanel) -> bool:
+    return not uploaded_files(panel.upload) and not getattr(panel.upload, "data", None)
 
 
 def test_forms_follow_the_provider(panel: ConnectPanel) -> None:
@@ -213,10 +222,10 @@ def test_pasted_token_and_uploaded_key_are_cleared_even_when_refused(
         {"type": "authorized_user", "refresh_token": "1//UPLOADEDSECRET"}
     ).encode()
     upload(panel, not_a_service_account)
-    assert panel.upload.value  # the browser's upload arrived
+    assert uploaded_files(panel.upload)  # the browser's upload arrived
     click(panel, panel.connect_button)
     assert "not a service account key" in panel.message
-    assert panel.upload.value == ()
+    assert no_upload(panel)
     assert_not_synced(panel, "ya29.not-the-whole-token-PANEL", "1//UPLOADEDSECRET")
     assert config.connections() == []
 
@@ -345,7 +354,7 @@ def test_ocamlfuse_state_file_upload_use_forget(world: Any, used: list[Backend])
             upload(panel, state_file_text(refresh).encode(), name="state")
             panel.connect()
             assert panel.message.level == "success", panel.message.text
-            assert "top folder" in panel.message and panel.upload.value == ()
+            assert "top folder" in panel.message and no_upload(panel)
             state = world.gdfuse_dir("work") / "state"
             assert oct(state.stat().st_mode & 0o777) == "0o600"
             assert panel.selected is not None and panel.selected.backend == "ocamlfuse"

@@ -99,6 +99,8 @@ def test_readonly_option(panel: DrivePanel) -> None:
     click(panel, "mount_button")
     assert panel.controller.readonly
     assert "read-only" in panel.state_view.value
+    panel.select("project")
+    assert "mounted read-only: nothing can be saved here" in panel.cwd_view.value
 
 
 @pytest.mark.parametrize(
@@ -384,3 +386,15 @@ def test_in_colab_what_threads_changed_is_sent_again_from_the_main_thread(
         assert full == []
     finally:
         panel.close()
+
+
+def test_working_folder_deleted_under_the_panel(panel: DrivePanel, drive_folder: Path) -> None:
+    click(panel, "mount_button")
+    doomed = drive_folder / "project" / "doomed"
+    doomed.mkdir()
+    panel.select("project/doomed")
+    doomed.rmdir()
+    panel.refresh()  # renders without touching the deleted working directory
+    assert "it was deleted" in panel.cwd_view.value and "choose a folder" in panel.cwd_view.value
+    click(panel, "unmount_button")
+    assert panel.controller.state == "unmounted" and os.getcwd() == panel.controller.cwd
