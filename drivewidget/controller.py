@@ -61,6 +61,11 @@ class DriveController(HasTraits):
     state = Enum(STATES, default_value="unmounted", help="Where the mount is in its life cycle.")
     error = Unicode("", help="Message of the last failure; empty when the last command succeeded.")
     message = Unicode("", help="Last informational message (what happened, what to do).")
+    message_level = Enum(
+        ("info", "warning"),
+        default_value="info",
+        help="'warning' when the message reports something unexpected.",
+    )
     problem = Unicode("", help="Why the mount is stale: 'disconnected' or 'not responding'.")
     cwd = Unicode("", help="The kernel's working directory, as last seen.")
     readonly = Bool(False, help="Whether the current mount is read-only.")
@@ -324,7 +329,8 @@ class DriveController(HasTraits):
             if went_away and self._leave_drive():  # unmounted outside drivewidget
                 self._say(
                     f"The drive at {self.mountpoint} was unmounted outside drivewidget; "
-                    f"the working directory moved to {self.cwd}."
+                    f"the working directory moved to {self.cwd}.",
+                    level="warning",
                 )
             return
         backend, mountpoint = self.backend, self.mountpoint
@@ -422,7 +428,8 @@ class DriveController(HasTraits):
         self.error = str(exc)
         return exc
 
-    def _say(self, *lines: str) -> None:
+    def _say(self, *lines: str, level: str = "info") -> None:
+        self.message_level = level
         self.message = "\n".join(line for line in lines if line)
 
     def _stale_text(self) -> str:

@@ -54,6 +54,8 @@ DEFAULT_TIMEOUT = 5.0
 """Seconds a listing or check may take before the drive is called not responding (a cold
 folder on a real cloud can take a few seconds)."""
 NOT_RESPONDING = "not responding"
+CHOOSE_SHOWN = "Choose this folder"
+"""The commit button's text while browsing (the label says which folder that is)."""
 SHARED_DRIVE_NAMES = ("Shareddrives", "Shared drives")
 """How Colab (``<mountpoint>/Shareddrives``) and rclone users name the shared-drives folder."""
 MAX_NAME_BYTES = 255
@@ -515,7 +517,7 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
         )
         self._refresh_button.on_click(lambda _b: self.refresh())
         self._path_box = Text(
-            placeholder="Paste a folder path and press Enter",
+            placeholder="Paste a folder path (or one relative to the folder shown) and press Enter",
             continuous_update=False,
             layout=Layout(flex="1 1 auto", width="auto"),
         )
@@ -627,11 +629,14 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
             self._render(self._scan, from_cache=True)
 
     def _go(self, text: str) -> None:
-        """The path box and Go: browse to the pasted path; errors to ``message`` only."""
+        """The path box and Go: browse to the pasted path (a relative one from the folder
+        shown, as in a shell); errors to ``message`` only."""
         path = text.strip()  # pasted paths often carry a newline or spaces around them
         if not path:
             self._fail("Type or paste a folder path first.")
             return
+        if self._current and not os.path.isabs(path) and not path.startswith("~"):
+            path = os.path.join(self._current, path)
         self.browse(path)
 
     def _attempt(self, action: Callable[[], T]) -> T | None:
@@ -752,6 +757,7 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
         self._scan = scan
         self._last_timeout = None
         self._render(scan, from_cache=hit)
+        self._show_browsing()
 
     def _render(self, scan: Scan, from_cache: bool) -> None:
         listing = make_listing(
@@ -796,22 +802,40 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
     def _open_dialog(self) -> None:
         self._gb.layout.display = _SHOWN
         self._cancel.layout.display = _SHOWN
+        self._select.description = CHOOSE_SHOWN
 
     def _close_dialog(self) -> None:
         self._gb.layout.display = _HIDDEN
         self._cancel.layout.display = _HIDDEN
+        self._show_choice()
+
+    def _on_cancel_click(self, _button: object) -> None:
+        self._close_dialog()  # and show the current choice again, not the folder browsed
+
+    def _show_choice(self) -> None:
+        """The label and button while the dialog is closed: the folder chosen, if any."""
+        folder = self._selected_path
+        self._select.description = self._change_desc if folder else self._select_desc
+        self._label.value = (
+            self._LBL_TEMPLATE.format(html.escape(display_name(folder)), "green")
+            if folder
+            else self._LBL_TEMPLATE.format(self._LBL_NOFILE, "black")
+        )
+
+    def _show_browsing(self) -> None:
+        """While browsing, the label says which folder the button would choose."""
+        if self._dialog_open and self._current:
+            shown = html.escape(display_name(self._current))
+            self._label.value = self._LBL_TEMPLATE.format(f"Will choose: {shown}", "#a05a00")
 
     def _set_selection(self, folder: str | None) -> None:
-        if folder is None:
-            self._selected_path = self._selected_filename = None
-            self._select.description = self._select_desc
-            self._label.value = self._LBL_TEMPLATE.format(self._LBL_NOFILE, "black")
-            self.chosen = ""
-            return
-        self._selected_path, self._selected_filename = folder, ""
-        self._select.description = self._change_desc
-        self._label.value = self._LBL_TEMPLATE.format(html.escape(display_name(folder)), "green")
-        self.chosen = folder
+        self._selected_path = folder
+        self._selected_filename = "" if folder else None
+        self.chosen = folder or ""
+        if self._dialog_open:
+            self._show_browsing()
+        else:
+            self._show_choice()
 
     def _run_callbacks(self, folder: str) -> bool:
         """Run the on_choose callbacks; False when one refused the folder (a DriveError)."""

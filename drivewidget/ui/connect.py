@@ -54,7 +54,7 @@ METHODS = (
     ("Sign in (OAuth client)", "signin"),
 )
 _MUTED = "color:#77767b"
-_FULL = widgets.Layout(width="100%")
+_FULL = widgets.Layout(width="auto")  # stretches to the box; 100% plus a description overflows it
 _LABEL_STYLE = {"description_width": "11em"}
 
 

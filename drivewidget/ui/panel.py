@@ -33,7 +33,7 @@ from .live import DEFAULT_INTERVAL, LiveUpdater
 from .message import MessageBox
 from .stage_view import StageView
 from .status_view import GpuView, StatusView
-from .tree import close_tree, resend_tree
+from .tree import close_tree, keep_buttons_whole, resend_tree
 
 _STATE_STYLE = {
     "mounted": ("#26a269", "●"),
@@ -107,9 +107,10 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         self.gpu = GpuView()
         self.live_button = widgets.ToggleButton(
             value=live,
+            description=_LIVE_TEXT[live],
             icon="pause" if live else "play",
             tooltip="Pause or resume live updates",
-            layout=widgets.Layout(width="40px"),
+            layout=widgets.Layout(width="auto"),
         )
         self.sampler = sampler if sampler is not None else StatusSampler(ctrl)
         self.stage = StageView(ctrl, self.message.show)
@@ -126,6 +127,7 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         self.refresh_button.on_click(lambda _: self.refresh())
         self.live_button.observe(self._on_live_toggle, names="value")
         self.force_box.observe(lambda _: self._render(), names="value")
+        self.readonly_box.observe(lambda _: self._render(), names="value")
         ctrl.observe(self._on_controller, names=["state", "problem", "readonly", "root"])
         ctrl.observe(self._on_text, names=["message", "error"])
         ctrl.observe(self._render_cwd, names="cwd")
@@ -146,6 +148,7 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
             **kwargs,
         )  # fmt: skip
         self.add_class("drivewidget-panel")
+        keep_buttons_whole(self)
         for widget, name in (
             (self.state_view, "state"),
             (self.cwd_view, "cwd"),
@@ -180,9 +183,12 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
             self.message.show(f"Please wait: the drive is {ctrl.state}.", "warning")
             return
         readonly, force = self.readonly_box.value, self.force_box.value
-        self._actions.run(
-            lambda: ctrl.mount(readonly=readonly, force=force), name="mount", inline=self._inline()
-        )
+
+        def mount() -> None:
+            ctrl.mount(readonly=readonly, force=force)
+            self.force_box.value = False  # a one-off: left ticked, the next click remounts again
+
+        self._actions.run(mount, name="mount", inline=self._inline())
 
     def _unmount(self) -> None:
         ctrl = self.controller
@@ -228,6 +234,7 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
 
     def _on_live_toggle(self, change: dict[str, Any]) -> None:
         self.live_button.icon = "pause" if change["new"] else "play"
+        self.live_button.description = _LIVE_TEXT[change["new"]]
         if change["new"]:
             self.live.start()
             self.live.resume()
@@ -336,7 +343,7 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
             note, self._mount_note = (
                 (self._mount_note, "") if ctrl.state == "mounted" else ("", self._mount_note)
             )
-            level = "info" if ctrl.busy else "success"
+            level = "info" if ctrl.busy else ("warning" if ctrl.message_level == "warning" else "success")
             self.message.show("\n".join(filter(None, [ctrl.message, note])), level)
 
     def _render(self) -> None:
@@ -353,22 +360,26 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         self.unmount_button.description = "Unmounting..." if state == "unmounting" else "Unmount"
         self.unmount_button.icon = "spinner spin" if state == "unmounting" else "eject"
         self.unmount_button.button_style = "warning" if state == "stale" else ""
-        self.readonly_box.disabled = self.force_box.disabled = ctrl.busy
+        self.readonly_box.disabled = ctrl.busy
+        self.force_box.disabled = ctrl.busy or not mounted_like  # only a mount can be forced again
         self.chooser.disabled = state != "mounted"
         self.sys_path_box.disabled = state != "mounted"
         colour, mark = _STATE_STYLE[state]
         words = html.escape(safe_text(ctrl.describe_state()))
         hint = _state_hint(ctrl)
+        if mounted_like and self.readonly_box.value != ctrl.readonly and not force:
+            wanted = "read-only" if self.readonly_box.value else "writable"
+            hint = f"To make the drive {wanted}, tick Force remount and click Remount."
         hint_html = f"<br><span style='color:#77767b'>{html.escape(hint)}</span>" if hint else ""
-        self.state_view.value = f"<span style='color:{colour}'>{mark} {words}</span>{hint_html}"
+        self.state_view.value = f"{_BLOCK}<span style='color:{colour}'>{mark} {words}</span>{hint_html}</div>"
         self._render_cwd()
 
     def _render_cwd(self, _: dict[str, Any] | None = None) -> None:
         ctrl = self.controller
         if not ctrl.cwd:
             self.cwd_view.value = (
-                "Working directory: <span style='color:#c01c28'>it was deleted (by a sync or another "
-                "program): choose a folder</span>"
+                f"{_BLOCK}Working directory: <span style='color:#c01c28'>it was deleted (by a sync or "
+                "another program): choose a folder</span></div>"
             )
             return
         cwd = html.escape(display_name(ctrl.cwd))
@@ -381,7 +392,7 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
                 "<span style='color:#a05a00'>on this machine's own disk: files saved here are lost "
                 "when the VM resets</span>"
             )
-        self.cwd_view.value = f"Working directory: <code>{cwd}</code> ({badge})"
+        self.cwd_view.value = f"{_BLOCK}Working directory: <code>{cwd}</code> ({badge})</div>"
 
     def close(self) -> None:
         """Stop live updates and observing the controller, and close every child widget."""
@@ -400,6 +411,11 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         for child in self.children:
             close_tree(child)
         super().close()
+
+
+_LIVE_TEXT = {True: "Live", False: "Paused"}
+_BLOCK = "<div style='line-height:1.4;padding:4px 0'>"
+"""Wrapped lines of an HTML widget at a readable spacing (its default line-height is a row's)."""
 
 
 def _state_hint(ctrl: DriveController) -> str:

@@ -41,7 +41,7 @@ class StageView(widgets.VBox):  # type: ignore[misc]
             tooltip="Copy the working folder from the drive to this machine's disk (fast for training)",
         )
         self.cancel_button = widgets.Button(
-            description="Cancel", icon="stop", layout=widgets.Layout(width="auto")
+            description="Cancel copy", icon="stop", layout=widgets.Layout(width="auto")
         )
         self.bar = widgets.FloatProgress(value=0.0, min=0.0, max=1.0, layout=widgets.Layout(width="auto"))
         self.label = widgets.Label()
@@ -104,16 +104,21 @@ class StageView(widgets.VBox):  # type: ignore[misc]
         elif transfer.result is not None:
             result = transfer.result
             level = "success" if result.ok and not result.cancelled else "warning"
-            self._report(result.summary(), level)
+            self._report(f"{result.summary()} Into {result.dest}.", level)
         self._render()
 
-    def _render(self, _: dict[str, Any] | None = None) -> None:
+    def _render(self, change: dict[str, Any] | None = None) -> None:
         usable = self.controller.state == "mounted" and self.controller.cwd_on_drive
+        if change is not None and not self.running and self.transfer is not None:
+            self.transfer = None  # another folder or an unmount: the last copy's bar is history
+            self.bar.value, self.label.value = 0.0, ""
         self.copy_button.disabled = self.running or not usable
-        shown = usable or self.transfer is not None
+        shown = usable or self.running
         self.layout.display = None if shown else "none"  # only offered for a folder of the drive
-        self.bar.layout.visibility = "visible" if self.transfer is not None else "hidden"
+        progress = "" if self.transfer is not None else "none"  # no empty gap before a copy
+        self.bar.layout.display = self.label.layout.display = progress
         self.cancel_button.disabled = not self.running
+        self.cancel_button.layout.display = None if self.running else "none"
         self.dest_box.placeholder = f"Local folder (default {self.default_dest()})"
 
     def close(self) -> None:

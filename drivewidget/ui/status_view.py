@@ -19,7 +19,8 @@ _MUTED = "color:#77767b"
 
 
 def _row(label: str, value: str) -> str:
-    return f"<tr><td style='{_MUTED};padding-right:1em'>{html.escape(label)}</td><td>{value}</td></tr>"
+    label_style = f"{_MUTED};padding-right:1em;white-space:nowrap;vertical-align:top"
+    return f"<tr><td style='{label_style}'>{html.escape(label)}</td><td>{value}</td></tr>"
 
 
 def _bar(fraction: float | None) -> str:
@@ -70,7 +71,7 @@ class StatusView(_HtmlView):
             _row("Runtime", html.escape(age)),
             _row("Backend", html.escape(sample.backend)),
         ]
-        self.value = f"<table style='font-size:90%'>{''.join(rows)}</table>"
+        self.value = f"<table style='font-size:90%;line-height:1.4'>{''.join(rows)}</table>"
 
 
 class GpuView(_HtmlView):
@@ -82,7 +83,7 @@ class GpuView(_HtmlView):
             value = f"<div style='{_MUTED}'>{html.escape(message)}</div>"
         else:
             value = (
-                "<table style='font-size:90%'>"
+                "<table style='font-size:90%;line-height:1.4'>"
                 + "".join(self._gpu_row(gpu, history) for gpu in sample.gpus)
                 + "</table>"
             )

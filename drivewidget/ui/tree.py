@@ -18,6 +18,19 @@ def walk_tree(widget: Any) -> Iterator[Any]:
         yield from walk_tree(child)
 
 
+def keep_buttons_whole(widget: Any) -> None:
+    """Buttons never shrink below their text in a narrow notebook ("Change f..." at 700 px):
+    every button of the tree sizes to its label and does not flex."""
+    import ipywidgets as widgets
+
+    for part in walk_tree(widget):
+        if isinstance(part, (widgets.Button, widgets.ToggleButton, widgets.FileUpload)):
+            if part.layout.width is None:
+                part.layout.width = "auto"
+            if part.layout.flex is None:
+                part.layout.flex = "0 0 auto"
+
+
 def resend_tree(widget: Any) -> int:
     """Send the full state of every open widget in the tree again; returns how many.
 

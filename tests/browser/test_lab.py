@@ -198,7 +198,8 @@ def test_panel_workflow_in_lab(
     _option(panel, "mnist").click()
     expect(_option(panel, "data")).to_be_visible()
     shot("chooser-in-mnist")
-    panel.button("Choose folder").click()
+    expect(panel.root).to_contain_text(f"Will choose: {chosen}")  # the button says what it picks
+    panel.button("Choose this folder").click()
     expect(panel.cwd).to_contain_text(f"Working directory: {chosen} (on the drive")
     expect(panel.status).to_contain_text(f"{chosen} (on the drive)")
     expect(panel.folder_list).to_be_hidden()

@@ -279,7 +279,7 @@ def test_path_box(chooser: DriveFolderChooser, drive: Path) -> None:
         assert words in chooser.error, typed
         assert chooser.current == str(drive / "project")  # stayed where it was
         assert chooser._path_box.value == typed  # kept so it can be corrected
-    chooser._path_box.value = "with space"
+    chooser._path_box.value = "../with space"  # relative: from the folder shown, as in a shell
     chooser._go_button.click()
     assert chooser.current == str(drive / "with space")
     chooser._path_box.value = ""
@@ -643,3 +643,15 @@ def test_close_closes_children(chooser: DriveFolderChooser) -> None:
     parts = all_widgets(chooser)
     chooser.close()
     assert all(w.comm is None for w in parts)
+
+
+def test_the_commit_button_says_which_folder_it_will_choose(chooser: DriveFolderChooser, drive: Path) -> None:
+    chooser.select("project")
+    assert "project" in chooser._label.value and chooser._select.description == "Change folder"
+    chooser._select.click()  # opens the dialog
+    chooser.browse(str(drive))
+    assert chooser._select.description == "Choose this folder"
+    assert f"Will choose: {drive}" in chooser._label.value
+    chooser._cancel.click()  # nothing chosen: the old choice is shown again
+    assert chooser._select.description == "Change folder" and "Will choose" not in chooser._label.value
+    assert chooser.chosen == str(drive / "project")

@@ -398,3 +398,35 @@ def test_working_folder_deleted_under_the_panel(panel: DrivePanel, drive_folder:
     assert "it was deleted" in panel.cwd_view.value and "choose a folder" in panel.cwd_view.value
     click(panel, "unmount_button")
     assert panel.controller.state == "unmounted" and os.getcwd() == panel.controller.cwd
+
+
+def test_force_and_read_only_say_what_they_do(panel: DrivePanel) -> None:
+    assert panel.force_box.disabled  # nothing mounted: nothing to force
+    click(panel, "mount_button")
+    panel.readonly_box.value = True  # applies to the next mount only: the panel says how
+    assert "tick Force remount and click Remount" in panel.state_view.value
+    panel.force_box.value = True
+    assert panel.mount_button.description == "Remount"
+    click(panel, "mount_button")
+    assert panel.controller.readonly and not panel.force_box.value  # one-off: not left ticked
+    assert panel.mount_button.disabled and "Force remount" not in panel.state_view.value
+
+
+def test_unmounted_behind_the_panels_back_is_a_warning(panel: DrivePanel, fake_backend: FakeBackend) -> None:
+    click(panel, "mount_button")
+    panel.select("project")
+    fake_backend.mounted = False
+    panel.refresh()
+    assert "unmounted outside drivewidget" in panel.message and panel.message.level == "warning"
+
+
+def test_live_toggle_says_live_or_paused(controller: DriveController) -> None:
+    panel = DrivePanel(controller, refresh_interval=60)
+    try:
+        assert panel.live_button.description == "Live"
+        panel.pause()
+        assert panel.live_button.description == "Paused" and panel.live.paused
+        panel.resume()
+        assert panel.live_button.description == "Live"
+    finally:
+        panel.close()

@@ -79,3 +79,16 @@ def test_bad_destination_is_explained(panel: DrivePanel, tmp_path: Path) -> None
     panel.stage.copy_button.click()
     panel.stage.wait()
     assert panel.message.level == "error" and panel.message.text
+
+
+def test_progress_shows_only_around_a_copy(panel: DrivePanel, tmp_path: Path) -> None:
+    stage = panel.stage
+    panel.select("project")
+    assert stage.bar.layout.display == "none" and stage.cancel_button.layout.display == "none"  # no gap
+    stage.dest_box.value = str(tmp_path / "local")
+    stage.copy_button.click()
+    stage.wait()
+    assert stage.bar.layout.display != "none" and "Into " + str(tmp_path / "local") in panel.message.text
+    panel.unmount_button.click()
+    panel.wait()
+    assert stage.transfer is None and stage.label.value == "" and stage.bar.layout.display == "none"
