@@ -238,6 +238,16 @@ class DriveController(HasTraits):
             self._say(f"Working directory: {target}")
             return target
 
+    def use_sys_path(self, enabled: bool) -> None:
+        """Put the working directory (a folder of the mounted drive) first on ``sys.path``, or
+        take out the entry drivewidget put there, so ``import`` finds the project's modules."""
+        if not enabled:
+            self._set_sys_path(None)
+            return
+        if self.state != "mounted" or not self.cwd_on_drive:
+            raise self._reject(NotMounted("Choose a folder on the mounted drive first."))
+        self._set_sys_path(self.cwd)
+
     def stage(
         self, src: str | os.PathLike[str], dest: str | os.PathLike[str], **options: Any
     ) -> TransferResult:

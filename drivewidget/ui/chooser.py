@@ -600,7 +600,10 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
         self._message_html.value = (
             f'<span style="color:{_COLOURS[level]};">{html.escape(display_name(text))}</span>' if text else ""
         )
-        notify = change is not None and change["name"] == "message" and text and self._notify
+        if change is None or change["name"] != "message":
+            return
+        cleared = not text and bool(change["old"])  # the last message no longer applies
+        notify = (text or cleared) and self._notify
         if notify and self._on_message_cb is not None:
             try:
                 self._on_message_cb(display_name(text), level)

@@ -191,6 +191,8 @@ class Listing:
             if self.name_filter:
                 return f"No {what} match {self.name_filter!r}."
             return f"No {what} here."
+        if self.name_filter:
+            return f"{self.total:,} {what} match {self.name_filter!r}."
         return ""
 
 

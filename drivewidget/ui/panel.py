@@ -115,7 +115,8 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         self.sampler = sampler if sampler is not None else StatusSampler(ctrl)
         self.stage = StageView(ctrl, self.message.show)
         self.live = LiveUpdater(self._tick, refresh_interval)
-        self.chooser = DriveFolderChooser(None, on_message=self.message.show)
+        self._chooser_said = ""
+        self.chooser = DriveFolderChooser(None, on_message=self._chooser_says)
         self.chooser.on_choose(self._choose)
         self._choose_error: DriveError | None = None
         self._mount_note = ""
@@ -127,6 +128,7 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         self.refresh_button.on_click(lambda _: self.refresh())
         self.live_button.observe(self._on_live_toggle, names="value")
         self.force_box.observe(lambda _: self._render(), names="value")
+        self.sys_path_box.observe(self._on_sys_path_box, names="value")
         self.readonly_box.observe(lambda _: self._render(), names="value")
         ctrl.observe(self._on_controller, names=["state", "problem", "readonly", "root"])
         ctrl.observe(self._on_text, names=["message", "error"])
@@ -277,6 +279,29 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
     def wait(self, timeout: float | None = 60) -> None:
         """Wait for a running Mount/Unmount to finish (for scripts and tests)."""
         self._actions.wait(timeout)
+
+    def _chooser_says(self, text: str, level: str) -> None:
+        """The chooser's messages; its "" (an error fixed by the next action) clears the line
+        only if the chooser's own message is still shown there."""
+        if text:
+            self._chooser_said = text
+            self.message.show(text, level)
+        elif self._chooser_said and self.message.text == self._chooser_said:
+            self.message.clear()
+
+    def _on_sys_path_box(self, change: dict[str, Any]) -> None:
+        ctrl = self.controller
+        if ctrl.state != "mounted" or not ctrl.cwd_on_drive:
+            return  # applies when a folder of the drive is chosen
+        try:
+            ctrl.use_sys_path(change["new"])
+        except DriveError as exc:
+            self.message.show(explain(exc), "error")
+            return
+        self.message.show(
+            f"{ctrl.cwd} is now first on sys.path." if change["new"] else "Removed the folder from sys.path.",
+            "success",
+        )
 
     def _choose(self, path: str) -> None:
         ctrl = self.controller

@@ -453,3 +453,10 @@ def test_listing_imports_no_widgets() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "1000"
+
+
+def test_a_filter_says_how_many_match(tmp_path: Path) -> None:
+    for name in ("alpha", "alps", "beta"):
+        (tmp_path / name).mkdir()
+    listing = list_folder(tmp_path, dirs_only=True, name_filter="al")
+    assert listing.summary() == "2 folders match 'al'."

@@ -430,3 +430,29 @@ def test_live_toggle_says_live_or_paused(controller: DriveController) -> None:
         assert panel.live_button.description == "Live"
     finally:
         panel.close()
+
+
+def test_a_chooser_error_is_cleared_by_the_next_good_move(panel: DrivePanel) -> None:
+    click(panel, "mount_button")
+    panel.chooser.browse("nope")
+    assert panel.message.level == "error" and "There is no folder" in panel.message
+    panel.chooser.browse("project")  # fixed: the error no longer applies
+    assert panel.message.text == ""
+    panel.chooser.browse("nope")
+    click(panel, "refresh_button")
+    panel.controller.chdir("project")  # something else speaks meanwhile: its message stays
+    panel.chooser.browse("project")
+    assert "Working directory" in panel.message
+
+
+def test_sys_path_box_applies_to_the_folder_already_chosen(panel: DrivePanel) -> None:
+    import sys
+
+    click(panel, "mount_button")
+    panel.select("project")
+    folder = panel.controller.cwd
+    assert folder not in sys.path
+    panel.sys_path_box.value = True
+    assert sys.path[0] == folder and "first on sys.path" in panel.message
+    panel.sys_path_box.value = False
+    assert folder not in sys.path
