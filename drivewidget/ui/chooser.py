@@ -107,6 +107,7 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
     listing_note = Unicode("", help="Why names are missing ('Showing 1,000 of 10,200 ...') or ''.")
     disabled = Bool(False, help="Disable every control (e.g. while nothing is mounted).")
     remembered = Unicode("", help="A folder offered as the 'Remembered folder' quick root.")
+    read_only = Bool(False, help="The drive is mounted read-only: 'New folder' is off.")
 
     def __init__(
         self,
@@ -167,7 +168,7 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
         self.output = Output(layout=Layout(width="auto"))
         """Where ``on_choose`` callbacks print (not the log or whichever cell ran last)."""
         self._build_extras()
-        self.observe(self._on_disabled, names="disabled")
+        self.observe(self._on_disabled, names=["disabled", "read_only"])
         self.observe(self._render_message, names=["message", "error"])
         self.observe(self._on_remembered, names="remembered")
         self.observe(self._on_note, names="listing_note")
@@ -335,6 +336,10 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
         self._clear()
         self._require_root()
         parent = self._current or self._default_path
+        if self.read_only:
+            raise self._reject(
+                InvalidPath("The drive is mounted read-only, so no folder can be created on it.")
+            )
         problem = self._name_problem(name)
         if problem:
             raise self._reject(InvalidPath(problem))
@@ -591,8 +596,9 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
 
     def _on_disabled(self, change: Mapping[str, Any]) -> None:
         for widget in self._controls():
-            widget.disabled = bool(change["new"])
-        if change["new"]:
+            widget.disabled = self.disabled
+        self._new_name.disabled = self._new_button.disabled = self.disabled or self.read_only
+        if change["name"] == "disabled" and change["new"]:
             self._close_dialog()
 
     def _render_message(self, change: Mapping[str, Any] | None = None) -> None:

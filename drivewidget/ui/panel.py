@@ -388,6 +388,7 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         self.readonly_box.disabled = ctrl.busy
         self.force_box.disabled = ctrl.busy or not mounted_like  # only a mount can be forced again
         self.chooser.disabled = state != "mounted"
+        self.chooser.read_only = ctrl.readonly
         self.sys_path_box.disabled = state != "mounted"
         colour, mark = _STATE_STYLE[state]
         words = html.escape(safe_text(ctrl.describe_state()))

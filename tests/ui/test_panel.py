@@ -101,6 +101,8 @@ def test_readonly_option(panel: DrivePanel) -> None:
     assert "read-only" in panel.state_view.value
     panel.select("project")
     assert "mounted read-only: nothing can be saved here" in panel.cwd_view.value
+    assert panel.chooser._new_button.disabled and panel.chooser.make_folder("results") is None
+    assert "mounted read-only" in panel.message
 
 
 @pytest.mark.parametrize(
