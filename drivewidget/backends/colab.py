@@ -192,8 +192,8 @@ class ColabBackend(Backend):
         progress("Google Drive is not responding: asking it to upload pending changes first...")
         started = time.monotonic()
         try:
-            _captured(self._drive().flush_and_unmount, timeout_ms=STALE_FLUSH_TIMEOUT_MS)
-        except _Failed as failed:
+            self._drive().flush_and_unmount(timeout_ms=STALE_FLUSH_TIMEOUT_MS)  # prints nothing here
+        except Exception as exc:
             if time.monotonic() - started < STALE_FLUSH_TIMEOUT_MS / 1000 - 1:
                 return  # it failed at once: the Drive process is gone, nothing can be pushed
             self._given_up[mountpoint] = True
@@ -201,27 +201,26 @@ class ColabBackend(Backend):
                 f"Google Drive did not finish uploading within {STALE_FLUSH_TIMEOUT_MS // 1000} s, so "
                 f"{mountpoint} stays mounted. Wait and click Unmount again; if Drive is hung, that "
                 "second click detaches it anyway (changes it has not uploaded yet would be lost)."
-            ) from failed.exc
+            ) from exc
 
     def unmount(self, mountpoint: str, *, stale: bool = False) -> list[str]:
         if stale:
             _detach(mountpoint)
             return [f"Detached the disconnected drive at {mountpoint}. Mount again to reconnect."]
         drive = self._drive()
+        if not _drive_mounts():
+            # What flush_and_unmount itself checks first (and prints): nothing to flush.
+            return ["Drive not mounted, so nothing to flush and unmount."]
         kwargs = {} if self.flush_timeout_ms is None else {"timeout_ms": self.flush_timeout_ms}
         try:
-            lines = _captured(drive.flush_and_unmount, **kwargs)
-        except _Failed as failed:
-            raise _unmount_error(failed.exc, mountpoint, failed.lines) from failed.exc
-        if any(line.startswith("Drive not mounted") for line in lines):
-            # Colab saw no Drive mount at all: there was nothing to flush. Clear a leftover entry.
-            if find_mount(mountpoint) is not None:
-                _detach(mountpoint)
-                lines.append(f"Detached {mountpoint}.")
-            return lines
+            # Not captured: with Drive mounted it prints nothing, and an unmount may run on a
+            # worker thread, where swapping the process-wide sys.stdout is not safe.
+            drive.flush_and_unmount(**kwargs)
+        except Exception as exc:
+            raise _unmount_error(exc, mountpoint, []) from exc
         if not _gone(mountpoint, UNMOUNT_GRACE_S):
             _detach(mountpoint)  # everything was pushed: detaching what is left loses nothing
-        return [*lines, f"Unmounted {mountpoint}; pending changes were written to Google Drive."]
+        return [f"Unmounted {mountpoint}; pending changes were written to Google Drive."]
 
     # -- internals -----------------------------------------------------------------------
 

@@ -319,8 +319,8 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
         self._require_root()
         target, sandbox = self._resolve(path), self._sandbox_path or ""
         self._bounded(target, lambda: _check_folder(target, sandbox))
+        self._show_folder(target)  # raises when it cannot be listed: the dialog stays as it was
         self._open_dialog()
-        self._show_folder(target)
         self._path_box.value = ""
         return target
 
@@ -329,7 +329,9 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
         self._require_root()
         target, sandbox = self._resolve(path), self._sandbox_path or ""
         self._bounded(target, lambda: _check_folder(target, sandbox))
-        self._commit(target)
+        refusal = self._commit(target)
+        if refusal is not None:
+            raise refusal
         return target
 
     def _do_make_folder(self, name: str) -> str:
@@ -497,14 +499,16 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
         if self._current:
             self._commit(self._current)
 
-    def _commit(self, folder: str) -> None:
-        """Choose ``folder`` and run the callbacks; when one refuses it (raises a DriveError,
-        e.g. the controller cannot enter it) the previous choice is shown again."""
+    def _commit(self, folder: str) -> DriveError | None:
+        """Choose ``folder`` and run the callbacks. When one refuses it (raises a DriveError,
+        e.g. the controller cannot enter it) the rest do not run, the previous choice is shown
+        again and ``chosen`` never announced the refused folder; returns that error."""
         previous = self._selected_path
-        self._set_selection(folder)
+        self._set_selection(folder, announce=False)  # ipyfilechooser callbacks read .selected
         self._close_dialog()
-        if not self._run_callbacks(folder):
-            self._set_selection(previous)
+        refusal = self._run_callbacks(folder)
+        self._set_selection(previous if refusal is not None else folder)
+        return refusal
 
     # -- internals ---------------------------------------------------------------
 
@@ -581,7 +585,9 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
     def _rebuild_quick_roots(self) -> None:
         buttons = []
         for label, path in self.quick_roots.items():
-            button = Button(description=label, tooltip=display_name(path), layout=Layout(width="auto"))
+            button = Button(
+                description=label, tooltip=display_name(path), layout=Layout(width="auto", flex="0 0 auto")
+            )
             button.on_click(lambda _b, p=path: self.browse(p))
             button.disabled = self.disabled
             buttons.append(button)
@@ -812,6 +818,7 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
         self._gb.layout.display = _SHOWN
         self._cancel.layout.display = _SHOWN
         self._select.description = CHOOSE_SHOWN
+        self._show_browsing()  # the label names what the button would choose, always
 
     def _close_dialog(self) -> None:
         self._gb.layout.display = _HIDDEN
@@ -837,18 +844,18 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
             shown = html.escape(display_name(self._current))
             self._label.value = self._LBL_TEMPLATE.format(f"Will choose: {shown}", "#a05a00")
 
-    def _set_selection(self, folder: str | None) -> None:
+    def _set_selection(self, folder: str | None, *, announce: bool = True) -> None:
         self._selected_path = folder
         self._selected_filename = "" if folder else None
-        self.chosen = folder or ""
+        if announce:
+            self.chosen = folder or ""
         if self._dialog_open:
             self._show_browsing()
         else:
             self._show_choice()
 
-    def _run_callbacks(self, folder: str) -> bool:
-        """Run the on_choose callbacks; False when one refused the folder (a DriveError)."""
-        accepted = True
+    def _run_callbacks(self, folder: str) -> DriveError | None:
+        """Run the on_choose callbacks until one refuses the folder (raises a DriveError: returned)."""
         callbacks: list[Callable[[], Any]] = [functools.partial(cb, folder) for cb in self._choose_callbacks]
         if self._callback is not None:
             callbacks.append(self._legacy_callback)
@@ -858,14 +865,14 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
                 try:
                     callback()
                 except DriveError as exc:
-                    accepted = False
                     self._fail(str(exc))
+                    return exc
                 except Exception as exc:
                     log.debug("on_choose callback failed", exc_info=True)
                     self._fail(
                         f"Chose {display_name(folder)}, but the callback failed: {type(exc).__name__}: {exc}"
                     )
-        return accepted
+        return None
 
     def _legacy_callback(self) -> None:
         """ipyfilechooser's register_callback: called with the chooser (or nothing)."""

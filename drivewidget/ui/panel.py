@@ -49,6 +49,9 @@ _default_controllers: dict[tuple[str, ...], DriveController] = {}
 """The auto-detected controller per configuration (``DrivePanel()`` run again reuses it)."""
 _panels: weakref.WeakValueDictionary[int, DrivePanel] = weakref.WeakValueDictionary()
 """The open panel of each controller (by id): a new panel closes the one before."""
+_last_default_panel: list[weakref.ref[DrivePanel]] = []
+"""The last ``DrivePanel()`` built without a controller: the next one closes it, whatever
+controller either got (detection failed, or the environment variables changed)."""
 
 
 def default_controller() -> DriveController:
@@ -83,6 +86,24 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         **kwargs: Any,
     ) -> None:
         self.controller = controller if controller is not None else default_controller()
+        try:
+            self._build(refresh_interval=refresh_interval, live=live, sampler=sampler, **kwargs)
+        except BaseException:
+            self.close()  # a half-built panel must not leave observers on the controller
+            raise
+        previous = _panels.get(id(self.controller))
+        _panels[id(self.controller)] = self
+        if controller is None:
+            previous_default = _last_default_panel[0]() if _last_default_panel else None
+            _last_default_panel[:] = [weakref.ref(self)]
+            if previous_default is not None and previous_default is not self:
+                previous_default.close()
+        if previous is not None and previous is not self:
+            previous.close()  # the cell ran again: no second live loop or observer left behind
+
+    def _build(
+        self, *, refresh_interval: float, live: bool, sampler: StatusSampler | None, **kwargs: Any
+    ) -> None:
         ctrl = self.controller
         self.message = MessageBox()
         self._actions = ActionRunner(self.message.show)
@@ -169,10 +190,6 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         self.live.tick_now()
         if live:
             self.live.start()
-        previous = _panels.get(id(ctrl))
-        _panels[id(ctrl)] = self
-        if previous is not None and previous is not self:
-            previous.close()  # the cell ran again: no second live loop or observer left behind
 
     # -- user actions ------------------------------------------------------------
 
@@ -253,8 +270,7 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
             # After a cell or a Refresh (main thread) in Colab: what background threads changed
             # may not have reached the page, although the kernel holds it. Send it once more.
             self._updated_from_thread = False
-            for part in (self.state_view, self.cwd_view, self.message, self.status, self.gpu, self._buttons):
-                resend_tree(part)
+            resend_tree(self)
 
     def select(self, path: str | os.PathLike[str]) -> str:
         """Choose a folder as if clicked in the chooser: chdir, remember, show.
@@ -291,7 +307,7 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
 
     def _on_sys_path_box(self, change: dict[str, Any]) -> None:
         ctrl = self.controller
-        if ctrl.state != "mounted" or not ctrl.cwd_on_drive:
+        if change["new"] and (ctrl.state != "mounted" or not ctrl.cwd_on_drive):
             return  # applies when a folder of the drive is chosen
         try:
             ctrl.use_sys_path(change["new"])
@@ -387,6 +403,8 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         self.unmount_button.button_style = "warning" if state == "stale" else ""
         self.readonly_box.disabled = ctrl.busy
         self.force_box.disabled = ctrl.busy or not mounted_like  # only a mount can be forced again
+        if not mounted_like and not ctrl.busy and self.force_box.value:
+            self.force_box.value = False  # e.g. a failed remount: never left ticked and greyed out
         self.chooser.disabled = state != "mounted"
         self.chooser.read_only = ctrl.readonly
         self.sys_path_box.disabled = state != "mounted"
@@ -421,12 +439,15 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         self.cwd_view.value = f"{_BLOCK}Working directory: <code>{cwd}</code> ({badge})</div>"
 
     def close(self) -> None:
-        """Stop live updates and observing the controller, and close every child widget."""
-        if not hasattr(self, "connect_panel"):  # ipywidgets 7 closes half-built widgets on GC
-            super().close()
-            return
-        self.live.stop()
-        self.connect_panel.close()  # an Accordion does not close its children; this also empties secrets
+        """Stop live updates and observing the controller, and close every child widget.
+
+        Safe on a half-built panel (ipywidgets 7 closes widgets on garbage collection too).
+        """
+        if getattr(self, "live", None) is not None:
+            self.live.stop()
+        for part in ("connect_panel", "stage", "chooser"):  # not all are children yet when half-built
+            if getattr(self, part, None) is not None:
+                close_tree(getattr(self, part))  # an Accordion does not close its children
         for handler, names in (
             (self._on_controller, ["state", "problem", "readonly", "root"]),
             (self._on_text, ["message", "error"]),

@@ -11,11 +11,17 @@ from collections.abc import Iterator
 from typing import Any
 
 
-def walk_tree(widget: Any) -> Iterator[Any]:
-    """``widget`` and everything it contains, parents first."""
+def walk_tree(widget: Any, *, styling: bool = False) -> Iterator[Any]:
+    """``widget`` and everything it contains, parents first; with ``styling``, also each
+    one's ``layout`` and ``style`` (widgets of their own, where visibility lives)."""
     yield widget
+    if styling:
+        for name in ("layout", "style"):
+            part = getattr(widget, name, None)
+            if part is not None and hasattr(part, "send_state"):
+                yield part
     for child in tuple(getattr(widget, "children", ())):
-        yield from walk_tree(child)
+        yield from walk_tree(child, styling=styling)
 
 
 def keep_buttons_whole(widget: Any) -> None:
@@ -38,7 +44,7 @@ def resend_tree(widget: Any) -> int:
     values (colabtools issue 3373): resending from the main thread repairs the page.
     """
     sent = 0
-    for part in walk_tree(widget):
+    for part in walk_tree(widget, styling=True):
         if getattr(part, "comm", None) is not None:
             part.send_state()
             sent += 1

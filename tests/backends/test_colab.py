@@ -493,3 +493,18 @@ def test_allowed_access_then_failure_is_not_blamed_on_the_prompt(
     with pytest.raises(MountError) as caught:
         ctrl.mount()
     assert type(caught.value) is MountError and "nobody answered" not in str(caught.value)
+
+
+@pytest.mark.fuse
+def test_unmount_off_the_main_thread_leaves_stdout_alone(
+    colab_drive: ModuleType, colab_controller: Make
+) -> None:
+    """The panel unmounts on a worker thread; swapping the process-wide sys.stdout there
+    would steal a cell's output (or a %%capture) meanwhile."""
+    ctrl = colab_controller()
+    ctrl.mount()
+    before = sys.stdout
+    worker = threading.Thread(target=ctrl.unmount)
+    worker.start()
+    worker.join(60)
+    assert ctrl.state == "unmounted" and sys.stdout is before

@@ -655,3 +655,48 @@ def test_the_commit_button_says_which_folder_it_will_choose(chooser: DriveFolder
     chooser._cancel.click()  # nothing chosen: the old choice is shown again
     assert chooser._select.description == "Change folder" and "Will choose" not in chooser._label.value
     assert chooser.chosen == str(drive / "project")
+
+
+def test_a_folder_that_cannot_be_listed_never_becomes_the_choice(
+    chooser: DriveFolderChooser, drive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The label always names what 'Choose this folder' would choose."""
+    import errno
+
+    chooser.select("project")
+    open_dialog(chooser)
+    chooser.browse("with space")
+    chooser._cancel.click()
+    real_scan = chooser._cache.scan
+
+    def broken(path: str, **kwargs: object) -> object:
+        if path.endswith("data"):
+            raise OSError(errno.EIO, "Input/output error", path)
+        return real_scan(path, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(chooser._cache, "scan", broken)
+    assert chooser.browse("project/data") is None and "Input/output error" in chooser.error
+    if chooser._dialog_open:
+        shown = chooser._label.value
+        chooser._select.click()
+        assert chooser.chosen and chooser.chosen in shown
+    else:
+        assert chooser.chosen == str(drive / "project")
+
+
+def test_a_refused_choice_stops_the_callbacks_and_is_never_announced(
+    chooser: DriveFolderChooser, drive: Path
+) -> None:
+    from drivewidget.errors import InvalidPath
+
+    seen: list[str] = []
+    chooser.select("project")
+    chooser.observe(lambda change: seen.append(change["new"]), names="chosen")
+
+    def refuse(folder: str) -> None:
+        raise InvalidPath("refused by the host")
+
+    chooser.on_choose(refuse)
+    chooser.on_choose(seen.append)
+    assert chooser.select("with space") is None and "refused by the host" in chooser.error
+    assert seen == [] and chooser.chosen == str(drive / "project")

@@ -383,6 +383,7 @@ def test_in_colab_what_threads_changed_is_sent_again_from_the_main_thread(
         assert full == []
         panel.live.tick_now()  # after a cell: main thread
         assert panel.state_view in full and panel.mount_button in full and panel.message in full
+        assert panel.stage.layout in full and panel.chooser in full  # visibility lives in layouts
         full.clear()
         panel.live.tick_now()  # nothing new came from a thread
         assert full == []
@@ -458,3 +459,55 @@ def test_sys_path_box_applies_to_the_folder_already_chosen(panel: DrivePanel) ->
     assert sys.path[0] == folder and "first on sys.path" in panel.message
     panel.sys_path_box.value = False
     assert folder not in sys.path
+
+
+def test_a_panel_that_fails_halfway_leaves_its_controller_usable(
+    controller: DriveController, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from drivewidget.ui import panel as panel_module
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # e.g. the user interrupts the cell while it builds
+
+    monkeypatch.setattr(panel_module, "ConnectPanel", broken)
+    with pytest.raises(KeyboardInterrupt):
+        DrivePanel(controller)
+    controller.mount()  # no observer of the half-built panel left behind
+    assert controller.state == "mounted"
+
+
+def test_running_a_default_panel_cell_again_closes_the_last_one(
+    monkeypatch: pytest.MonkeyPatch, restore_cwd: None
+) -> None:
+    from drivewidget.ui.live import running_updaters
+
+    monkeypatch.setenv("DRIVEWIDGET_BACKEND", "dropbox")  # detection fails: a new controller each time
+    before = len(running_updaters())
+    first = DrivePanel(refresh_interval=60)
+    second = DrivePanel(refresh_interval=60)
+    try:
+        assert first.mount_button.comm is None and len(running_updaters()) == before + 1
+    finally:
+        second.close()
+
+
+def test_unticking_sys_path_always_removes_it(panel: DrivePanel) -> None:
+    import sys
+
+    click(panel, "mount_button")
+    panel.select("project")
+    panel.sys_path_box.value = True
+    folder = panel.controller.cwd
+    os.chdir(os.path.dirname(panel.controller.mountpoint))  # the kernel moved off the drive
+    panel.refresh()
+    panel.sys_path_box.value = False
+    assert folder not in sys.path
+
+
+def test_a_failed_remount_does_not_leave_force_ticked(panel: DrivePanel, fake_backend: FakeBackend) -> None:
+    click(panel, "mount_button")
+    panel.force_box.value = True
+    fake_backend.fail_mount = AuthError("refused")
+    click(panel, "mount_button")
+    assert panel.controller.state == "error"
+    assert not panel.force_box.value and panel.force_box.disabled
