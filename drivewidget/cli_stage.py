@@ -12,7 +12,8 @@ Ctrl-C cancels cleanly: finished files are kept, no half-written file is left.
 
 Exit status: 0 all copied or identical, 1 some files failed or changed while copied,
 2 nothing could be done (not mounted, bad path, not enough space, busy), 3 (sync-back)
-copied into the drive but its upload to the cloud could not be confirmed, 130 cancelled.
+copied into the drive but its upload to the cloud could not be confirmed, 4 some files were
+kept because the destination's copy is newer (--overwrite-newer replaces them), 130 cancelled.
 """
 
 from __future__ import annotations
@@ -169,7 +170,9 @@ def _run(args: argparse.Namespace, kind: str) -> int:
         return 130
     if not result.ok:
         return 1
-    return 3 if result.upload_unconfirmed else 0
+    if result.upload_unconfirmed:
+        return 3
+    return 4 if result.kept_newer else 0
 
 
 def _emit(stream: TextIO, text: str) -> None:

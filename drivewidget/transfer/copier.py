@@ -112,6 +112,10 @@ def temp_name(name: str) -> str:
     return f".dw-{digest}.part"
 
 
+NEWER_TOLERANCE_NS = 2_000_000_000
+"""A destination file counts as newer only beyond this (clocks of two machines disagree)."""
+
+
 def same_mtime(a_ns: int, b_ns: int) -> bool:
     """Whether two modification times are equal at the coarser precision of the two.
 
@@ -518,10 +522,14 @@ class Transfer:
             if not bytes_done:
                 self._bytes_done += size
 
-    def note_kept_newer(self, rel: str) -> None:
-        """A source file not copied because the destination has a newer, different copy."""
+    def note_kept_newer(self, rel: str, *, planned: int = 0) -> None:
+        """A source file not copied because the destination has a newer, different copy
+        (``planned``: its bytes, when it had been planned for copying)."""
         with self._lock:
-            self._files_total += 1
+            if planned:
+                self._bytes_total -= planned
+            else:
+                self._files_total += 1
             self._kept_newer.append(rel)
 
     def note_upload_unconfirmed(self, reason: str) -> None:
@@ -1057,9 +1065,13 @@ class PythonCopy:
                 self.items.append(item)
 
     def _newer_at_destination(self, item: _Item, dst: os.stat_result) -> bool:
-        if self.o.overwrite_newer or same_mtime(dst.st_mtime_ns, item.mtime_ns):
+        """The destination's copy was changed after the source's (beyond clock skew between
+        machines) and may differ: replacing it could undo someone's work."""
+        if self.o.overwrite_newer:
             return False
-        return dst.st_mtime_ns > item.mtime_ns
+        if self.o.checksum and dst.st_size == item.size:
+            return False  # decided by content in the copy phase (_identical, then the guard there)
+        return dst.st_mtime_ns > item.mtime_ns + NEWER_TOLERANCE_NS
 
     def _folder_error(self, rel: str, exc: OSError, what: str) -> None:
         if exc.errno in _DISCONNECTED:
@@ -1177,6 +1189,8 @@ class PythonCopy:
                 self._copy_link(item, dst, tmp)
             elif item.check and self._identical(src, dst, item):
                 self.t.note_identical(item.size)
+            elif item.check and not self.o.overwrite_newer and self._dest_newer(dst, item):
+                self.t.note_kept_newer(item.rel or os.path.basename(self.dest), planned=item.size)
             else:
                 self._copy_file(item, src, dst, tmp)
             with self._lock:
@@ -1194,6 +1208,13 @@ class PythonCopy:
             self.t.note_failed(f"{show(item.rel)}: {exc}", item.size)
         except OSError as exc:
             self._file_error(item, exc, src)
+
+    @staticmethod
+    def _dest_newer(dst: str, item: _Item) -> bool:
+        try:
+            return os.stat(dst).st_mtime_ns > item.mtime_ns + NEWER_TOLERANCE_NS
+        except OSError:
+            return False
 
     def _file_error(self, item: _Item, exc: OSError, src: str) -> None:
         if exc.errno in _NO_SPACE or exc.errno in _DISCONNECTED:

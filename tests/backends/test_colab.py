@@ -508,3 +508,44 @@ def test_unmount_off_the_main_thread_leaves_stdout_alone(
     worker.start()
     worker.join(60)
     assert ctrl.state == "unmounted" and sys.stdout is before
+
+
+@pytest.mark.fuse
+def test_after_a_recovery_the_next_hang_is_flushed_again(
+    colab_drive: ModuleType, colab_controller: Make, cloud: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """'Click again to detach' is remembered for that hang only, not for a later one."""
+    import signal
+
+    import drivewidget.controller as controller_module
+    from drivewidget.backends import colab as colab_backend
+
+    monkeypatch.setattr(colab_backend, "STALE_FLUSH_TIMEOUT_MS", 2000)
+    ctrl = colab_controller()
+    ctrl.mount()
+    pid = colab_drive.daemons[ctrl.mountpoint].pid
+    os.kill(pid, signal.SIGSTOP)
+    assert ctrl.refresh() == "stale"
+    with pytest.raises(UnmountError, match="second click"):
+        ctrl.unmount()
+    os.kill(pid, signal.SIGCONT)  # it recovers on its own
+    deadline = time.monotonic() + 10
+    while ctrl.refresh() != "mounted" and time.monotonic() < deadline:
+        time.sleep(0.1)  # the probe stuck during the hang finishes first
+    assert ctrl.state == "mounted"
+    ctrl.unmount()
+    ctrl.mount()
+    Path(ctrl.root, "project", "later.pt").write_bytes(b"weights")
+    monkeypatch.setattr(controller_module, "REFRESH_TIMEOUT", 1e-9)  # a later, slow spell
+    assert ctrl.refresh() == "stale"
+    calls = len(_flush_calls(colab_drive))
+    ctrl.unmount()
+    assert len(_flush_calls(colab_drive)) == calls + 1  # flushed first, not detached blindly
+    assert (cloud / "MyDrive" / "project" / "later.pt").read_bytes() == b"weights"
+
+
+def test_captured_stdout_keeps_the_real_streams_attributes() -> None:
+    from drivewidget.backends.colab import _ThreadCapture
+
+    capture = _ThreadCapture(sys.__stdout__)
+    assert capture.encoding == sys.__stdout__.encoding and capture.fileno() == sys.__stdout__.fileno()

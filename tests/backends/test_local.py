@@ -135,3 +135,42 @@ def test_unknown_backend_name_is_explained() -> None:
 
     with pytest.raises(BackendUnavailable, match="choose one of colab, rclone, ocamlfuse, local"):
         create_backend("dropbox")
+
+
+@needs_root
+@pytest.mark.root
+def test_a_folder_inside_another_bind_mount_is_recognised(
+    tmp_path: Path, mount_guard: list[str], restore_cwd: None
+) -> None:
+    """A Docker volume or btrfs subvolume: the mount table's fsroot is not a suffix of the path."""
+    import subprocess
+
+    (tmp_path / "hostvol" / "proj" / "data").mkdir(parents=True)
+    work = tmp_path / "work"
+    work.mkdir()
+    mount_guard.append(str(work))
+    subprocess.run(["mount", "--bind", str(tmp_path / "hostvol" / "proj"), str(work)], check=True)
+    mountpoint = tmp_path / "drive"
+    mount_guard.insert(0, str(mountpoint))
+    ctrl = DriveController(LocalBackend(work / "data", bind=True), mountpoint=mountpoint)
+    ctrl.mount()
+    assert ctrl.state == "mounted"
+    ctrl.unmount()
+    assert find_mount(mountpoint) is None
+    other = DriveController(LocalBackend(tmp_path / "hostvol", bind=True), mountpoint=tmp_path / "other")
+    mount_guard.insert(0, str(tmp_path / "other"))
+    (tmp_path / "other").mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(tmp_path / "other")], check=True)
+    assert find_mount(tmp_path / "other") is not None
+    assert other.refresh() == "unmounted"  # someone's tmpfs there is not this folder
+
+
+def test_a_folder_reached_through_a_symlink_is_the_drive(tmp_path: Path, restore_cwd: None) -> None:
+    (tmp_path / "real" / "project").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    ctrl = DriveController(LocalBackend(tmp_path / "link", bind=False), mountpoint="/nonexistent/x")
+    ctrl.mount()
+    ctrl.chdir("project")
+    assert ctrl.cwd_on_drive  # getcwd() gives the real path: the root is resolved to match
+    ctrl.unmount()
+    assert not os.getcwd().startswith(str(tmp_path / "real"))

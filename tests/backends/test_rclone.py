@@ -360,3 +360,58 @@ def test_an_upload_that_keeps_failing_is_explained_not_waited_for_an_hour(
     Path(mountpoint, "big.bin").unlink()
     ctrl.unmount()
     assert ctrl.state == "unmounted"
+
+
+def test_a_remote_rclone_spells_differently_is_still_ours(
+    tmp_path: Path, mount_guard: list[str], restore_cwd: None
+) -> None:
+    """rclone writes 'loc:/a//b' as 'loc:/a/b' in the mount table (and an alias as its target)."""
+    data = tmp_path / "a" / "b"
+    data.mkdir(parents=True)
+    config = tmp_path / "rclone.conf"
+    config.write_text("[loc]\ntype = local\n")
+    mountpoint = str(tmp_path / "mnt")
+    mount_guard.append(mountpoint)
+    remote = f"loc:{tmp_path}/a//b"
+    ctrl = DriveController(RcloneBackend(remote, config=config), mountpoint=mountpoint)
+    ctrl.mount()
+    entry = find_mount(mountpoint)
+    assert entry is not None and entry.source != remote  # rclone's own spelling
+    assert ctrl.state == "mounted"
+    later = DriveController(RcloneBackend(remote, config=config), mountpoint=mountpoint)  # a new kernel
+    assert later.state == "mounted"
+    later.unmount()
+    assert find_mount(mountpoint) is None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="resizes a tmpfs (needs root)")
+def test_a_short_outage_is_waited_out_and_a_hung_stale_drive_detaches_on_the_second_click(
+    tmp_path: Path, mount_guard: list[str], restore_cwd: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    import drivewidget.controller as controller_module
+
+    full = tmp_path / "full"
+    full.mkdir()
+    mount_guard.append(str(full))
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(full)], check=True)
+    mountpoint = str(tmp_path / "mnt")
+    mount_guard.insert(0, mountpoint)
+    ctrl = DriveController(RcloneBackend(str(full)), mountpoint=mountpoint)
+    ctrl.mount()
+    Path(mountpoint, "big.bin").write_bytes(os.urandom(2_000_000))
+    # The remote gets space 2 s into the flush: a short outage, waited out.
+    threading.Timer(
+        2.0, lambda: subprocess.run(["mount", "-o", "remount,size=8m", str(full)], check=True)
+    ).start()
+    ctrl.unmount()
+    assert (full / "big.bin").stat().st_size == 2_000_000
+    ctrl.mount()
+    Path(mountpoint, "huge.bin").write_bytes(os.urandom(9_000_000))  # never fits in 8m: a lasting failure
+    monkeypatch.setattr(controller_module, "REFRESH_TIMEOUT", 1e-9)  # and the drive seems hung
+    assert ctrl.refresh() == "stale"
+    with pytest.raises(UnmountError, match=r"cannot upload huge\.bin.*click Unmount again"):
+        ctrl.unmount()
+    ctrl.unmount()  # the second click detaches; the file waits in rclone's cache
+    assert ctrl.state == "unmounted" and "not uploaded yet" in ctrl.message

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -189,6 +190,8 @@ def test_newer_files_at_the_destination_are_kept_unless_asked(
     assert on_drive.read_text() == "old local draft"
     staged = tmp_path / "staged"
     staged.mkdir()
+    old = time.time() - 60
+    os.utime(drive_folder / "project" / "notes.txt", (old, old))
     (staged / "notes.txt").write_text("my local edit")  # newer than the drive's notes.txt
     result = stage(mounted, "project/notes.txt", staged)
     assert result.kept_newer == ("notes.txt",) and (staged / "notes.txt").read_text() == "my local edit"
@@ -265,3 +268,34 @@ def test_stage_and_sync_back_through_a_real_rclone_mount(
     with pytest.raises(InvalidPath, match="read-only"):
         sync_back(ctrl, local, "project/results")
     ctrl.unmount()
+
+
+def test_newer_by_clock_skew_only_or_identical_content_is_not_kept(
+    mounted: DriveController, drive_folder: Path, tmp_path: Path
+) -> None:
+    local = tmp_path / "same.txt"
+    local.write_text("identical")
+    on_drive = drive_folder / "project" / "same.txt"
+    on_drive.write_text("identical")
+    now = time.time()
+    os.utime(local, (now - 600, now - 600))
+    result = sync_back(mounted, local, "project/", checksum=True)  # contents decide: identical
+    assert result.kept_newer == () and result.skipped == 1
+    (tmp_path / "skew.txt").write_text("v2 from this machine")
+    os.utime(tmp_path / "skew.txt", (now - 1, now - 1))
+    (drive_folder / "project" / "skew.txt").write_text("v1")  # "newer" by 1 s: clocks differ
+    result = sync_back(mounted, tmp_path / "skew.txt", "project/")
+    assert (
+        result.copied == 1 and (drive_folder / "project" / "skew.txt").read_text() == "v2 from this machine"
+    )
+
+
+def test_a_relative_local_path_with_a_deleted_working_directory_is_explained(
+    mounted: DriveController, tmp_path: Path
+) -> None:
+    doomed = tmp_path / "doomed"
+    doomed.mkdir()
+    os.chdir(doomed)
+    doomed.rmdir()
+    with pytest.raises(InvalidPath, match="working directory was deleted"):
+        sync_back(mounted, "results", "project/")
