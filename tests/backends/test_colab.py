@@ -47,6 +47,18 @@ def _healthy(ctrl: DriveController) -> bool:
     return ctrl.refresh() == "mounted" and "project" in os.listdir(ctrl.root)
 
 
+def _freeze_drive(drive: ModuleType, ctrl: DriveController, monkeypatch: pytest.MonkeyPatch) -> int:
+    """SIGSTOP the Drive process behind ``ctrl`` (a hung Drive); stale flushes wait 2 s."""
+    import signal
+
+    from drivewidget.backends import colab as colab_backend
+
+    monkeypatch.setattr(colab_backend, "STALE_FLUSH_TIMEOUT_MS", 2000)
+    pid = int(drive.daemons[ctrl.mountpoint].pid)
+    os.kill(pid, signal.SIGSTOP)
+    return pid
+
+
 # -- without FUSE ------------------------------------------------------------------------------
 
 
@@ -451,13 +463,9 @@ def test_hung_drive_is_detached_on_the_second_click(
 ) -> None:
     import signal
 
-    from drivewidget.backends import colab as colab_backend
-
-    monkeypatch.setattr(colab_backend, "STALE_FLUSH_TIMEOUT_MS", 2000)
     ctrl = colab_controller()
     ctrl.mount()
-    pid = colab_drive.daemons[ctrl.mountpoint].pid
-    os.kill(pid, signal.SIGSTOP)
+    pid = _freeze_drive(colab_drive, ctrl, monkeypatch)
     try:
         assert ctrl.refresh() == "stale" and ctrl.problem == "not responding"
         with pytest.raises(UnmountError, match=r"did not finish uploading within 2 s.*second click detaches"):
@@ -518,13 +526,10 @@ def test_after_a_recovery_the_next_hang_is_flushed_again(
     import signal
 
     import drivewidget.controller as controller_module
-    from drivewidget.backends import colab as colab_backend
 
-    monkeypatch.setattr(colab_backend, "STALE_FLUSH_TIMEOUT_MS", 2000)
     ctrl = colab_controller()
     ctrl.mount()
-    pid = colab_drive.daemons[ctrl.mountpoint].pid
-    os.kill(pid, signal.SIGSTOP)
+    pid = _freeze_drive(colab_drive, ctrl, monkeypatch)
     assert ctrl.refresh() == "stale"
     with pytest.raises(UnmountError, match="second click"):
         ctrl.unmount()

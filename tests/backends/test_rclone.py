@@ -336,18 +336,26 @@ class TestStaleUnmountKeepsData:
                 os.kill(pid, signal.SIGCONT)
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="mounts a small tmpfs as the remote (needs root)")
-def test_an_upload_that_keeps_failing_is_explained_not_waited_for_an_hour(
-    tmp_path: Path, mount_guard: list[str], restore_cwd: None
-) -> None:
+@pytest.fixture
+def small_remote(tmp_path: Path, mount_guard: list[str], restore_cwd: None) -> tuple[Path, str]:
+    """(a 512 KiB tmpfs used as the remote, a mountpoint for it); both unmounted afterwards."""
     import subprocess
 
+    if os.geteuid() != 0:
+        pytest.skip("mounts a small tmpfs as the remote (needs root)")
     full = tmp_path / "full"
     full.mkdir()
     mount_guard.append(str(full))
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(full)], check=True)
     mountpoint = str(tmp_path / "mnt")
     mount_guard.insert(0, mountpoint)  # unmounted before the tmpfs under it
+    return full, mountpoint
+
+
+def test_an_upload_that_keeps_failing_is_explained_not_waited_for_an_hour(
+    small_remote: tuple[Path, str],
+) -> None:
+    full, mountpoint = small_remote
     ctrl = DriveController(RcloneBackend(str(full)), mountpoint=mountpoint)
     ctrl.mount()
     Path(mountpoint, "big.bin").write_bytes(os.urandom(2_000_000))  # the remote has 512 KiB
@@ -384,20 +392,14 @@ def test_a_remote_rclone_spells_differently_is_still_ours(
     assert find_mount(mountpoint) is None
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="resizes a tmpfs (needs root)")
 def test_a_short_outage_is_waited_out_and_a_hung_stale_drive_detaches_on_the_second_click(
-    tmp_path: Path, mount_guard: list[str], restore_cwd: None, monkeypatch: pytest.MonkeyPatch
+    small_remote: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import subprocess
 
     import drivewidget.controller as controller_module
 
-    full = tmp_path / "full"
-    full.mkdir()
-    mount_guard.append(str(full))
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(full)], check=True)
-    mountpoint = str(tmp_path / "mnt")
-    mount_guard.insert(0, mountpoint)
+    full, mountpoint = small_remote
     ctrl = DriveController(RcloneBackend(str(full)), mountpoint=mountpoint)
     ctrl.mount()
     Path(mountpoint, "big.bin").write_bytes(os.urandom(2_000_000))
