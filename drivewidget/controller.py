@@ -38,7 +38,7 @@ from .errors import (
     StaleMount,
     UnmountError,
 )
-from .status.mounttable import find_mount, is_within
+from .status.mounttable import MountEntry, find_mount, is_within
 from .status.probe import DISCONNECTED_ERRNOS, bounded
 
 STATES = ("unmounted", "mounting", "mounted", "unmounting", "stale", "error")
@@ -85,6 +85,7 @@ class DriveController(HasTraits):
         self._guard = threading.Lock()  # protects _running
         self._running: str | None = None  # the command in progress, if any
         self._sys_path_entry: str | None = None
+        self._other_mount: MountEntry | None = None  # someone else's mount here, as last refreshed
         start = current_dir()
         self._safe_dir = start if start and not is_within(start, self.mountpoint) else os.path.expanduser("~")
         self.refresh()
@@ -117,7 +118,7 @@ class DriveController(HasTraits):
             if self.root and not is_within(self.root, mp):
                 return f"Using {self.root} as the drive (nothing mounted from a cloud){suffix}"
             return f"Mounted at {mp}{suffix}"
-        if self.state == "unmounted" and (other := find_mount(mp)) is not None:
+        if self.state == "unmounted" and (other := self._other_mount) is not None:
             return (
                 f"Not mounted: {other.source} ({other.fstype}) is mounted at {mp} by something else. "
                 "Unmount it there, or choose another mountpoint."
@@ -222,14 +223,14 @@ class DriveController(HasTraits):
             opener = _FolderOpener(target, area)
             result = bounded(self.mountpoint, opener.open, FS_TIMEOUT)
             if result.error is not None:
-                raise self._reject(_path_error(target, result.error))
+                raise self._reject(folder_error(target, result.error))
             if result.timed_out or result.value is None:
                 opener.abandon()  # if it opens later, it is closed then: a late answer never moves us
                 raise self._reject(StaleMount(f"The drive is not responding: could not open {target}."))
             try:
                 os.fchdir(result.value)  # no path lookup: cannot block on the drive or be redirected
             except OSError as exc:
-                raise self._reject(_path_error(target, exc)) from exc
+                raise self._reject(folder_error(target, exc)) from exc
             finally:
                 os.close(result.value)
             if add_to_sys_path:
@@ -334,6 +335,7 @@ class DriveController(HasTraits):
     def _refresh(self) -> None:
         self.cwd = current_dir()
         if not self.backend.is_mounted(self.mountpoint):
+            self._other_mount = find_mount(self.mountpoint)  # read here, once, not on every render
             went_away = self.state in ("mounted", "stale")
             self.problem = ""
             self.state = "error" if self.state == "error" else "unmounted"
@@ -353,6 +355,7 @@ class DriveController(HasTraits):
                 next(entries, None)
             return root
 
+        self._other_mount = None
         result = bounded(mountpoint, look, REFRESH_TIMEOUT)
         if result.ok and result.value:
             if self.state != "mounted":
@@ -503,15 +506,28 @@ _OPEN_FOLDER = getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | getattr(os,
 permission itself, as ``chdir`` does."""
 
 
-def _path_error(target: str, exc: OSError) -> DriveError:
+def folder_error(
+    target: str, exc: OSError, *, action: str = "open", area: str = "the drive's root"
+) -> DriveError:
+    """What to tell the user when ``action`` on a folder of the drive failed with ``exc``
+    (``target`` as it should be shown; ``area``: where folders may be chosen)."""
+    if isinstance(exc, FileExistsError):
+        return InvalidPath(f"{os.path.basename(target)} already exists here. Choose another name.")
     if isinstance(exc, FileNotFoundError):
         return InvalidPath(f"There is no folder {target} on the drive. Check the name or create it first.")
     if isinstance(exc, NotADirectoryError):
         return InvalidPath(f"{target} is a file, not a folder. Choose a folder.")
     if isinstance(exc, PermissionError):
-        return InvalidPath(f"No permission to open {target}. Choose a folder you can read.")
+        advice = " Choose a folder you can read." if action == "open" else ""
+        return InvalidPath(f"No permission to {action} {target}.{advice}")
+    if exc.errno == errno.EROFS:
+        return InvalidPath(f"Cannot {action} {target}: the drive is mounted read-only.")
+    if exc.errno == errno.ENAMETOOLONG:
+        return InvalidPath(f"Cannot {action} {target}: the name is too long.")
     if exc.errno == errno.EXDEV:
-        return InvalidPath(f"{target} {exc.strerror}. Choose a folder under the drive's root.")
+        return InvalidPath(f"{target} {exc.strerror}. Choose a folder under {area}.")
     if exc.errno in DISCONNECTED_ERRNOS:
-        return StaleMount(f"The drive is disconnected: could not open {target} ({exc.strerror}).")
-    return InvalidPath(f"Cannot open {target}: {exc.strerror or exc}.")
+        return StaleMount(
+            f"The drive is disconnected: could not {action} {target} ({exc.strerror}). Unmount and mount again."
+        )
+    return InvalidPath(f"Cannot {action} {target}: {exc.strerror or exc}.")

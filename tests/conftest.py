@@ -5,11 +5,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from drivewidget.controller import DriveController
 from drivewidget.testing import FakeBackend
+
+if TYPE_CHECKING:
+    from drivewidget.connect import RcloneConfig
 
 
 @pytest.fixture
@@ -104,3 +108,20 @@ def _resume_and_reap(backend: object) -> None:
                 os.kill(child.pid, sig)
         with contextlib.suppress(subprocess.TimeoutExpired):
             child.wait(5)
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Path:
+    """A private HOME and XDG folders, no RCLONE_* settings (see ``tests.connect.isolate``)."""
+    from tests.connect import isolate
+
+    return isolate(tmp_path, monkeypatch, request)
+
+
+@pytest.fixture
+def config(home: Path) -> RcloneConfig:
+    """drivewidget's own (empty) rclone config, in the private home."""
+    from drivewidget.connect import RcloneConfig
+    from tests.connect import rclone
+
+    return RcloneConfig(program=rclone())

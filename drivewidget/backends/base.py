@@ -41,6 +41,10 @@ class Backend(ABC):
     (Colab's Drive cannot: only ``flush_and_unmount`` does)."""
     fstypes: ClassVar[tuple[str, ...]] = ()
     """Filesystem types in the mount table that count as this backend's mount."""
+    _recognised: frozenset[MountEntry] = frozenset()
+    """Mount-table entries :meth:`owns` already accepted (it may stat or scan processes, and
+    the state is refreshed every few seconds). Only acceptances are kept: a refusal may stop
+    applying once the other mount is gone."""
 
     def check_available(self) -> None:
         """Raise :class:`BackendUnavailable` (with an install hint) if it cannot run here."""
@@ -80,7 +84,13 @@ class Backend(ABC):
     def mount_entry(self, mountpoint: str) -> MountEntry | None:
         """This backend's entry in the mount table (never touches the filesystem)."""
         entry = find_mount(mountpoint)
-        return entry if entry is not None and self.owns(entry) else None
+        if entry is None:
+            return None
+        if entry not in self._recognised:
+            if not self.owns(entry):
+                return None
+            self._recognised = self._recognised | {entry}
+        return entry
 
     def owns(self, entry: MountEntry) -> bool:
         """Whether a mount-table entry is this backend's mount (of its source, not another

@@ -209,31 +209,36 @@ WEBDAV = Provider(
     ),
 )  # fmt: skip
 
-DROPBOX = Provider(
-    key="dropbox",
-    name="Dropbox",
-    rclone_type="dropbox",
-    auth="oauth",
-    suggested_name="dropbox",
-    docs="https://rclone.org/dropbox/",
-    help='Sign in on any computer with a browser (rclone authorize "dropbox") and paste the token.',
-    fields=(_token_field("dropbox"),),
-)
 
-ONEDRIVE = Provider(
-    key="onedrive",
-    name="Microsoft OneDrive",
-    rclone_type="onedrive",
-    auth="oauth",
-    suggested_name="onedrive",
-    docs="https://rclone.org/onedrive/",
-    help=(
-        'Sign in on any computer with a browser (rclone authorize "onedrive") and paste the token. '
+def _signed_in(
+    rclone_type: str, name: str, *, more_help: str = "", fields: tuple[Field, ...] = ()
+) -> Provider:
+    """A cloud rclone signs in to with OAuth: authorise on a computer with a browser, paste the token."""
+    sign_in = (
+        f'Sign in on any computer with a browser (rclone authorize "{rclone_type}") and paste the token.'
+    )
+    return Provider(
+        key=rclone_type,
+        name=name,
+        rclone_type=rclone_type,
+        auth="oauth",
+        suggested_name=rclone_type,
+        docs=f"https://rclone.org/{rclone_type}/",
+        help=f"{sign_in} {more_help}".strip(),
+        fields=(_token_field(rclone_type), *fields),
+    )
+
+
+DROPBOX = _signed_in("dropbox", "Dropbox")
+
+ONEDRIVE = _signed_in(
+    "onedrive",
+    "Microsoft OneDrive",
+    more_help=(
         "OneDrive also needs the drive's ID and type: run `rclone config` there once, or find them "
         "with `rclone backend drives` (personal accounts: type 'personal')."
     ),
     fields=(
-        _token_field("onedrive"),
         Field("drive_id", "Drive ID", required=True),
         Field(
             "drive_type",
@@ -244,16 +249,7 @@ ONEDRIVE = Provider(
     ),
 )
 
-BOX = Provider(
-    key="box",
-    name="Box",
-    rclone_type="box",
-    auth="oauth",
-    suggested_name="box",
-    docs="https://rclone.org/box/",
-    help='Sign in on any computer with a browser (rclone authorize "box") and paste the token.',
-    fields=(_token_field("box"),),
-)
+BOX = _signed_in("box", "Box")
 
 B2 = Provider(
     key="b2",

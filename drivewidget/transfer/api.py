@@ -56,8 +56,6 @@ __all__ = ["active_transfers", "stage", "start_stage", "start_sync_back", "sync_
 FS_TIMEOUT = 10.0
 """Seconds the path checks wait for the drive (a cold folder on a real cloud can take a while)."""
 
-_DISCONNECTED = DISCONNECTED_ERRNOS
-
 
 def start_stage(
     controller: DriveController,
@@ -263,7 +261,7 @@ def _bounded(controller: DriveController, path: str, fn: Any) -> Any:
         )
     if result.error is not None:
         exc = result.error
-        if exc.errno in _DISCONNECTED:
+        if exc.errno in DISCONNECTED_ERRNOS:
             raise StaleMount(f"The drive is disconnected: could not open {show(path)} ({exc.strerror}).")
         if isinstance(exc, FileNotFoundError):
             raise InvalidPath(

@@ -816,6 +816,9 @@ class _Item:
     mode: int = 0o644
     target: str = ""
     check: bool = False
+    dest_newer: bool = False
+    """The destination's copy was changed after this one (beyond clock skew between machines):
+    replacing it could undo someone's work, so it is kept unless the contents are identical."""
 
 
 class _Changed(Exception):
@@ -1051,27 +1054,22 @@ class PythonCopy:
             if dst is not None and stat.S_ISLNK(dst.st_mode):
                 with contextlib.suppress(OSError):
                     copy = os.readlink(dst_path or _join(self.dest, item.rel)) != item.target
-        elif dst is not None and stat.S_ISREG(dst.st_mode) and self._newer_at_destination(item, dst):
-            self.t.note_kept_newer(item.rel or os.path.basename(self.dest))
-            return
-        elif dst is not None and stat.S_ISREG(dst.st_mode) and dst.st_size == item.size:
-            if self.o.checksum:
-                item.check = True
-            else:
+        elif dst is not None and stat.S_ISREG(dst.st_mode):
+            item.dest_newer = (
+                not self.o.overwrite_newer and dst.st_mtime_ns > item.mtime_ns + NEWER_TOLERANCE_NS
+            )
+            same_size = dst.st_size == item.size
+            if item.dest_newer and not (self.o.checksum and same_size):
+                self.t.note_kept_newer(item.rel or os.path.basename(self.dest))
+                return
+            if same_size and self.o.checksum:
+                item.check = True  # contents decide, in the copy phase
+            elif same_size:
                 copy = not same_mtime(dst.st_mtime_ns, item.mtime_ns)
         self.t.note_planned(item.size, copy=copy)
         if copy:
             with self._lock:
                 self.items.append(item)
-
-    def _newer_at_destination(self, item: _Item, dst: os.stat_result) -> bool:
-        """The destination's copy was changed after the source's (beyond clock skew between
-        machines) and may differ: replacing it could undo someone's work."""
-        if self.o.overwrite_newer:
-            return False
-        if self.o.checksum and dst.st_size == item.size:
-            return False  # decided by content in the copy phase (_identical, then the guard there)
-        return dst.st_mtime_ns > item.mtime_ns + NEWER_TOLERANCE_NS
 
     def _folder_error(self, rel: str, exc: OSError, what: str) -> None:
         if exc.errno in _DISCONNECTED:
@@ -1189,7 +1187,7 @@ class PythonCopy:
                 self._copy_link(item, dst, tmp)
             elif item.check and self._identical(src, dst, item):
                 self.t.note_identical(item.size)
-            elif item.check and not self.o.overwrite_newer and self._dest_newer(dst, item):
+            elif item.check and item.dest_newer:
                 self.t.note_kept_newer(item.rel or os.path.basename(self.dest), planned=item.size)
             else:
                 self._copy_file(item, src, dst, tmp)
@@ -1208,13 +1206,6 @@ class PythonCopy:
             self.t.note_failed(f"{show(item.rel)}: {exc}", item.size)
         except OSError as exc:
             self._file_error(item, exc, src)
-
-    @staticmethod
-    def _dest_newer(dst: str, item: _Item) -> bool:
-        try:
-            return os.stat(dst).st_mtime_ns > item.mtime_ns + NEWER_TOLERANCE_NS
-        except OSError:
-            return False
 
     def _file_error(self, item: _Item, exc: OSError, src: str) -> None:
         if exc.errno in _NO_SPACE or exc.errno in _DISCONNECTED:

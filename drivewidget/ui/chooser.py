@@ -39,9 +39,10 @@ from ipyfilechooser import FileChooser
 from ipywidgets import HTML, Button, HBox, Layout, Output, Text, VBox, Widget
 from traitlets import Bool, Unicode
 
+from ..controller import folder_error
 from ..errors import DriveError, InvalidPath, NotMounted, StaleMount
 from ..status.mounttable import is_within
-from ..status.probe import DISCONNECTED_ERRNOS, bounded
+from ..status.probe import bounded
 from .listing import DEFAULT_LIMIT, ListingCache, Scan, display_name, make_listing, shared_cache
 
 __all__ = ["DEFAULT_TIMEOUT", "NOT_RESPONDING", "DriveFolderChooser"]
@@ -60,7 +61,6 @@ SHARED_DRIVE_NAMES = ("Shareddrives", "Shared drives")
 """How Colab (``<mountpoint>/Shareddrives``) and rclone users name the shared-drives folder."""
 MAX_NAME_BYTES = 255
 
-_DISCONNECTED = DISCONNECTED_ERRNOS
 _COLOURS = {"info": "#555", "success": "#26a269", "warning": "#a05a00", "error": "#c01c28"}
 _SHOWN: None = None  # layout.display value that shows a widget
 _HIDDEN = "none"
@@ -723,28 +723,8 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
         return f"drivewidget-chooser:{self._sandbox_path or self._root or ''}"
 
     def _os_error(self, target: str, exc: OSError, action: str) -> DriveError:
-        shown = display_name(target)
-        if isinstance(exc, FileExistsError):
-            return InvalidPath(
-                f"{display_name(os.path.basename(target))} already exists here. Choose another name."
-            )
-        if isinstance(exc, FileNotFoundError):
-            return InvalidPath(f"There is no folder {shown} on the drive. Check the name or create it first.")
-        if isinstance(exc, NotADirectoryError):
-            return InvalidPath(f"{shown} is a file, not a folder. Choose a folder.")
-        if isinstance(exc, PermissionError):
-            return InvalidPath(f"No permission to {action} {shown}.")
-        if exc.errno == errno.EROFS:
-            return InvalidPath(f"Cannot {action} {shown}: the drive is mounted read-only.")
-        if exc.errno == errno.ENAMETOOLONG:
-            return InvalidPath(f"Cannot {action} {shown}: the name is too long.")
-        if exc.errno == errno.EXDEV:
-            return InvalidPath(f"{shown} {exc.strerror}. Choose a folder under {self._sandbox_path}.")
-        if exc.errno in _DISCONNECTED:
-            return StaleMount(
-                f"The drive is disconnected: could not {action} {shown} ({exc.strerror}). Unmount and mount again."
-            )
-        return InvalidPath(f"Cannot {action} {shown}: {exc.strerror or exc}.")
+        area = self._sandbox_path or "the drive's root"
+        return folder_error(display_name(target), exc, action=action, area=area)
 
     def _try_show(self, path: str, refresh: bool = False) -> bool:
         """Show ``path``; on failure the reason is in ``message`` and False is returned."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import ipywidgets as widgets
 
@@ -54,6 +54,8 @@ METHODS = (
     ("Sign in (OAuth client)", "signin"),
 )
 _MUTED = "color:#77767b"
+T = TypeVar("T")
+
 _FULL = widgets.Layout(width="auto")  # stretches to the box; 100% plus a description overflows it
 _LABEL_STYLE = {"description_width": "11em"}
 
@@ -546,15 +548,17 @@ class ConnectPanel(widgets.VBox):  # type: ignore[misc]
             connection = self._need()
             self._refuse_external(connection, "renamed")
             self._refuse_in_use(connection, "rename")
-            if connection.backend == "ocamlfuse":
-                renamed = rename_ocamlfuse(connection.name, new)
-            else:
-                renamed = self.config.rename(connection.name, new)
         except DriveError as exc:
             self.message.show(explain(exc), "error")
             return None
-        except OSError as exc:
-            self.message.show(f"Cannot rename {connection.name}: {exc.strerror or exc}.", "error")
+
+        def rename() -> Connection:
+            if connection.backend == "ocamlfuse":
+                return rename_ocamlfuse(connection.name, new)
+            return self.config.rename(connection.name, new)
+
+        renamed = self._change(connection, "rename", rename)
+        if renamed is None:
             return None
         self.rename_box.value = renamed.name
         self.refresh_connections(select=renamed)
@@ -580,20 +584,30 @@ class ConnectPanel(widgets.VBox):  # type: ignore[misc]
             )
             return False
         self._armed = None
-        try:
+
+        def forget() -> bool:
             if connection.backend == "ocamlfuse":
                 forget_ocamlfuse(connection.name)
             else:
                 self.config.forget(connection.name)
-        except DriveError as exc:
-            self.message.show(explain(exc), "error")
-            return False
-        except OSError as exc:
-            self.message.show(f"Cannot forget {connection.name}: {exc.strerror or exc}.", "error")
+            return True
+
+        if not self._change(connection, "forget", forget):
             return False
         self.refresh_connections()
         self.message.show(f"Forgot {connection.name!r}: its saved credentials are deleted.", "success")
         return True
+
+    def _change(self, connection: Connection, verb: str, action: Callable[[], T]) -> T | None:
+        """Run a change to a saved connection; a failure (the config or a label folder cannot
+        be written, ...) becomes the message and None."""
+        try:
+            return action()
+        except DriveError as exc:
+            self.message.show(explain(exc), "error")
+        except OSError as exc:
+            self.message.show(f"Cannot {verb} {connection.name}: {exc.strerror or exc}.", "error")
+        return None
 
     @staticmethod
     def _refuse_external(connection: Connection, what: str) -> None:

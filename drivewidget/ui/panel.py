@@ -47,11 +47,11 @@ _STATE_STYLE = {
 
 _default_controllers: dict[tuple[str, ...], DriveController] = {}
 """The auto-detected controller per configuration (``DrivePanel()`` run again reuses it)."""
-_panels: weakref.WeakValueDictionary[int, DrivePanel] = weakref.WeakValueDictionary()
-"""The open panel of each controller (by id): a new panel closes the one before."""
-_last_default_panel: list[weakref.ref[DrivePanel]] = []
-"""The last ``DrivePanel()`` built without a controller: the next one closes it, whatever
-controller either got (detection failed, or the environment variables changed)."""
+_panels: weakref.WeakValueDictionary[object, DrivePanel] = weakref.WeakValueDictionary()
+"""The open panel of each controller (by id), and under DEFAULT_PANEL the last one built
+without a controller: a new panel closes the one before in its slots (for ``DrivePanel()``
+whatever controller either got: detection failed, or the environment variables changed)."""
+DEFAULT_PANEL = "DrivePanel()"
 
 
 def default_controller() -> DriveController:
@@ -91,15 +91,11 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         except BaseException:
             self.close()  # a half-built panel must not leave observers on the controller
             raise
-        previous = _panels.get(id(self.controller))
-        _panels[id(self.controller)] = self
-        if controller is None:
-            previous_default = _last_default_panel[0]() if _last_default_panel else None
-            _last_default_panel[:] = [weakref.ref(self)]
-            if previous_default is not None and previous_default is not self:
-                previous_default.close()
-        if previous is not None and previous is not self:
-            previous.close()  # the cell ran again: no second live loop or observer left behind
+        for slot in (id(self.controller), *([DEFAULT_PANEL] if controller is None else [])):
+            previous = _panels.get(slot)
+            _panels[slot] = self
+            if previous is not None and previous is not self:
+                previous.close()  # the cell ran again: no second live loop or observer left behind
 
     def _build(
         self, *, refresh_interval: float, live: bool, sampler: StatusSampler | None, **kwargs: Any

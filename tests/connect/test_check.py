@@ -14,12 +14,7 @@ from drivewidget.connect.errors import AccessDenied, CredentialsRejected, Remote
 from drivewidget.errors import AuthError, MountError, RemoteNotFound
 from drivewidget.settings import runtime_dir
 
-from . import isolate, rclone, serve_s3, serve_webdav
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Path:
-    return isolate(tmp_path, monkeypatch, request)
+from . import rclone, serve_s3, serve_webdav
 
 
 def log(*lines: str) -> str:

@@ -28,17 +28,7 @@ from drivewidget.connect.rclone_config import (
     user_connections,
 )
 
-from . import isolate, rclone
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Path:
-    return isolate(tmp_path, monkeypatch, request)
-
-
-@pytest.fixture
-def config(home: Path) -> RcloneConfig:
-    return RcloneConfig(program=rclone())
+from . import rclone
 
 
 def dump(config: RcloneConfig) -> dict[str, dict[str, str]]:

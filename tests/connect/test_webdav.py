@@ -21,17 +21,12 @@ from drivewidget.controller import DriveController
 from drivewidget.errors import RemoteNotFound
 
 from ..conftest import _resume_and_reap, fuse_ready
-from . import CmdlineScanner, files_containing, isolate, rclone, serve_s3, serve_webdav, variants
+from . import CmdlineScanner, files_containing, rclone, serve_s3, serve_webdav, variants
 
 PASSWORD = "Tr0ub4dor&3 never-on-argv"
 WRONG = "wrong-password-4711"
 ACCESS_KEY = "AKIDCONNECTTEST"
 SECRET_KEY = "s3cret/Key+ConnectTest0123456789"
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Path:
-    return isolate(tmp_path, monkeypatch, request)
 
 
 @pytest.fixture

@@ -23,21 +23,11 @@ from drivewidget.ui._compat import IPYWIDGETS_7, uploaded_files
 from drivewidget.ui.connect import ConnectPanel
 from drivewidget.ui.message import MessageBox
 
-from ..connect import CmdlineScanner, isolate, rclone, serve_webdav, variants
+from ..connect import CmdlineScanner, rclone, serve_webdav, variants
 
 PASSWORD = "pan3l-Secret!pass"
 WRONG = "pan3l-wrong-guess"
 TOKEN = '{"access_token":"ya29.PANELTOKEN","token_type":"Bearer","refresh_token":"1//PANELREFRESH","expiry":"2020-01-01T00:00:00Z"}'
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Path:
-    return isolate(tmp_path, monkeypatch, request)
-
-
-@pytest.fixture
-def config(home: Path) -> RcloneConfig:
-    return RcloneConfig(program=rclone())
 
 
 @pytest.fixture
