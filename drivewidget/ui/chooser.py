@@ -19,8 +19,11 @@ filesystem (``_set_form_values``, ``_on_dircontent_select``, ``_show_dialog``,
 
 Extras: quick-root buttons (My Drive, Shared drives when present, Remembered folder), a box
 to paste a path, a name filter and "More" for capped folders, "New folder", a Refresh
-button, ``on_choose`` callbacks whose output goes to the chooser's own ``output`` widget,
-and ``disabled`` (set while nothing is mounted).
+button, ``on_choose`` callbacks, and ``disabled`` (set while nothing is mounted).
+
+Only plain widgets, no ``Output`` widget: front ends draw Output widgets differently (the
+classic Notebook 6 with widgetsnbextension 3.6 cannot create one at all), and one would
+capture prints meant for the notebook.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from ipyfilechooser import FileChooser
-from ipywidgets import HTML, Button, HBox, Layout, Output, Text, VBox, Widget
+from ipywidgets import HTML, Button, HBox, Layout, Text, VBox, Widget
 from traitlets import Bool, Unicode
 
 from ..controller import folder_error
@@ -165,8 +168,6 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
         self._default_path = ""
         self._dircontent.rows = 10
 
-        self.output = Output(layout=Layout(width="auto"))
-        """Where ``on_choose`` callbacks print (not the log or whichever cell ran last)."""
         self._build_extras()
         self.observe(self._on_disabled, names=["disabled", "read_only"])
         self.observe(self._render_message, names=["message", "error"])
@@ -366,7 +367,7 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
     def on_choose(self, callback: Callable[[str], Any], remove: bool = False) -> None:
         """Call ``callback(folder)`` each time a folder is chosen (even the same one again).
 
-        Exceptions it raises become the ``error`` message; what it prints goes to ``output``.
+        Exceptions it raises become the ``error`` message (never a traceback in the page).
         ``register_callback`` (ipyfilechooser's, called with the chooser) still works too.
         """
         if remove:
@@ -562,7 +563,7 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
         self._message_html = HTML(layout=Layout(width="auto", display=shown))
         own: tuple[Widget, ...] = tuple(self.children)  # type: ignore[has-type]
         title, grid, buttonbar = own  # FileChooser's own three (pinned by a test)
-        self.children = (title, self._top, grid, self._bottom, buttonbar, self._message_html, self.output)
+        self.children = (title, self._top, grid, self._bottom, buttonbar, self._message_html)
         self._gb.layout.observe(self._on_dialog_display, names="display")
         self._rebuild_quick_roots()
 
@@ -840,18 +841,16 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
         if self._callback is not None:
             callbacks.append(self._legacy_callback)
         for callback in callbacks:
-            # Catch inside the Output context: its __exit__ would print the traceback.
-            with self.output:
-                try:
-                    callback()
-                except DriveError as exc:
-                    self._fail(str(exc))
-                    return exc
-                except Exception as exc:
-                    log.debug("on_choose callback failed", exc_info=True)
-                    self._fail(
-                        f"Chose {display_name(folder)}, but the callback failed: {type(exc).__name__}: {exc}"
-                    )
+            try:
+                callback()
+            except DriveError as exc:
+                self._fail(str(exc))
+                return exc
+            except Exception as exc:
+                log.debug("on_choose callback failed", exc_info=True)
+                self._fail(
+                    f"Chose {display_name(folder)}, but the callback failed: {type(exc).__name__}: {exc}"
+                )
         return None
 
     def _legacy_callback(self) -> None:

@@ -43,6 +43,9 @@ _STATE_STYLE = {
     "stale": ("#c64600", "⚠"),
     "error": ("#c01c28", "✖"),
 }
+BUSY_ICON = "hourglass-half"
+"""The Mount/Unmount buttons' icon while busy: one Font Awesome name, as ipywidgets 7's
+button (Colab's) takes only one ("spinner spin" breaks it, and the button goes blank)."""
 
 
 _default_controllers: dict[tuple[str, ...], DriveController] = {}
@@ -392,10 +395,10 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         self.mount_button.description = (
             "Mounting..." if state == "mounting" else ("Remount" if mounted_like and force else "Mount")
         )
-        self.mount_button.icon = "spinner spin" if state == "mounting" else "plug"
+        self.mount_button.icon = BUSY_ICON if state == "mounting" else "plug"
         self.unmount_button.disabled = not mounted_like
         self.unmount_button.description = "Unmounting..." if state == "unmounting" else "Unmount"
-        self.unmount_button.icon = "spinner spin" if state == "unmounting" else "eject"
+        self.unmount_button.icon = BUSY_ICON if state == "unmounting" else "eject"
         self.unmount_button.button_style = "warning" if state == "stale" else ""
         self.readonly_box.disabled = ctrl.busy
         self.force_box.disabled = ctrl.busy or not mounted_like  # only a mount can be forced again

@@ -15,6 +15,7 @@ from drivewidget.backends import UnavailableBackend
 from drivewidget.errors import AuthError, DriveError, InvalidMountpoint, NotMounted, UnmountError
 from drivewidget.settings import SETTINGS_NAME
 from drivewidget.testing import FakeBackend
+from drivewidget.ui.panel import BUSY_ICON
 
 
 @pytest.fixture
@@ -75,7 +76,7 @@ def test_buttons_show_progress_and_ignore_double_clicks(panel: DrivePanel, fake_
     while panel.controller.state != "mounting" and time.monotonic() < deadline:
         time.sleep(0.01)
     assert panel.mount_button.disabled and panel.mount_button.description == "Mounting..."
-    assert "spinner" in panel.mount_button.icon
+    assert panel.mount_button.icon == BUSY_ICON  # one name: ipywidgets 7 takes no more
     assert panel.unmount_button.disabled
     panel.mount_button.click()  # a queued second click arrives anyway
     assert "Please wait" in panel.message
@@ -83,6 +84,25 @@ def test_buttons_show_progress_and_ignore_double_clicks(panel: DrivePanel, fake_
     panel.wait()
     assert fake_backend.calls == ["mount"]
     assert panel.controller.state == "mounted"
+
+
+def _tree(widget: object) -> list[object]:
+    found = [widget]
+    for child in getattr(widget, "children", ()):
+        found.extend(_tree(child))
+    return found
+
+
+def test_panel_holds_only_what_the_ipywidgets7_front_end_draws(panel: DrivePanel) -> None:
+    """No Output widget (classic Notebook 6 + widgetsnbextension 3.6 cannot create one), and
+    every button icon is one Font Awesome name, also while busy (7's button takes no more)."""
+    import ipywidgets
+
+    for widget in _tree(panel):
+        assert not isinstance(widget, ipywidgets.Output), widget
+        if isinstance(widget, ipywidgets.Button):
+            assert " " not in widget.icon.strip(), (widget.description, widget.icon)
+    assert len(BUSY_ICON.split()) == 1
 
 
 def test_force_remount_option(panel: DrivePanel, fake_backend: FakeBackend) -> None:
