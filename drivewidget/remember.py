@@ -7,9 +7,11 @@ a drive from the UI path.
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 
+from . import drivefs
 from .controller import DriveController
 from .settings import DriveSettings
 from .status.mounttable import is_within
@@ -44,20 +46,39 @@ def remember_folder(ctrl: DriveController, folder: str) -> str:
 
 
 def remembered_folder(ctrl: DriveController) -> Offer:
-    """The remembered folder if it still exists; a missing one is forgotten, with a note."""
-    root = ctrl.root
+    """The remembered folder if it is still a folder of the drive; a missing one is forgotten.
+
+    The settings file is shared with everyone who can write the drive, so its value is
+    input: an absolute path, ``..``, or a name whose symlinks lead out of the drive is
+    never offered (and the file is left as it is: it is not ours to rewrite for that).
+    """
+    root, area = ctrl.root, ctrl.drive_area
 
     def load() -> Offer:
         settings = DriveSettings(root)
         relative = settings.load().get(KEY)
         if not isinstance(relative, str) or not relative:
             return Offer()
-        folder = os.path.normpath(os.path.join(root, relative))
-        if is_within(folder, root) and os.path.isdir(folder):
-            return Offer(folder, f"Last time you worked in {folder}: choose it under 'Remembered'.")
-        if not ctrl.readonly:
-            settings.update(**{KEY: None})
-        return Offer("", f"The remembered folder {folder} no longer exists, so it was forgotten.")
+        try:
+            names = drivefs.split_relative(relative)
+        except OSError:
+            return Offer(
+                "",
+                f"Ignored the remembered folder {drivefs.printable(relative)}: it is not a folder of the drive.",
+            )
+        folder = os.path.join(root, *names)
+        shown = drivefs.printable(folder)
+        try:
+            os.close(drivefs.open_dir(root, names, links="inside", area=area))
+        except (FileNotFoundError, NotADirectoryError):
+            if not ctrl.readonly:
+                settings.update(**{KEY: None})
+            return Offer("", f"The remembered folder {shown} no longer exists, so it was forgotten.")
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.ELOOP):
+                raise  # the drive failed: say nothing rather than something wrong
+            return Offer("", f"Ignored the remembered folder {shown}: it leads outside the drive.")
+        return Offer(folder, f"Last time you worked in {shown}: choose it under 'Remembered'.")
 
     result = bounded(ctrl.mountpoint, load, TIMEOUT)
     return result.value if result.ok and result.value is not None else Offer()

@@ -13,6 +13,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from . import drivefs
+
 APP = "drivewidget"
 SETTINGS_NAME = ".drivewidget.json"
 
@@ -42,37 +44,49 @@ def cache_dir() -> Path:
 
 
 def write_private(path: Path, text: str) -> None:
-    """Write a file readable only by its owner (0600), atomically."""
+    """Write a file readable only by its owner (0600), atomically.
+
+    Through :func:`drivewidget.drivefs.write_atomic`: an exclusive temporary file with a
+    random name, so a link planted under a guessable name is never written through.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    drivefs.write_atomic(str(path.parent), path.name, text.encode("utf-8", "surrogateescape"))
+
+
+def parse_settings(data: bytes) -> dict[str, Any]:
+    """A settings file's JSON object, or {} for anything else (not JSON, not an object, too
+    deeply nested, not UTF-8): the file is shared, so it is input, not configuration."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        value = json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 class DriveSettings:
-    """The JSON settings file at the root of a drive (remembered folder and the like)."""
+    """The JSON settings file at the root of a drive (remembered folder and the like).
+
+    Collaborators can write it too, so it is read through :mod:`drivewidget.drivefs`: a
+    regular file only (a link, FIFO or device is ignored), at most :data:`MAX_BYTES`, and
+    replaced atomically when written (never written through a link).
+    """
+
+    MAX_BYTES = 64 * 1024
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = os.fspath(root)
         self.path = Path(root) / SETTINGS_NAME
 
     def load(self) -> dict[str, Any]:
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            data = drivefs.read_bytes(self.root, SETTINGS_NAME, limit=self.MAX_BYTES)
+        except OSError:
             return {}
-        return data if isinstance(data, dict) else {}
+        return parse_settings(data)
 
     def update(self, **values: Any) -> None:
         data = self.load()
         data.update(values)
         # ASCII escapes carry any name, even one with undecodable bytes (a lone surrogate).
-        write_private(self.path, json.dumps(data, indent=2) + "\n")
+        text = json.dumps(data, indent=2) + "\n"
+        drivefs.write_atomic(self.root, SETTINGS_NAME, text.encode("ascii"), mode=0o600)
