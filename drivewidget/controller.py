@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from traitlets import Bool, Enum, HasTraits, Unicode
 
+from . import drivefs
 from ._env import current_dir
 from .backends import ENV_MOUNTPOINT, detect_backend
 from .backends.base import Backend
@@ -40,6 +41,10 @@ from .errors import (
 )
 from .status.mounttable import MountEntry, find_mount, is_within
 from .status.probe import DISCONNECTED_ERRNOS, bounded
+
+# Imported here, not inside the commands: once the working directory or sys.path points into
+# the drive, a first import searches the drive, and blocks for as long as the drive hangs.
+from .transfer import api as _transfers
 
 STATES = ("unmounted", "mounting", "mounted", "unmounting", "stale", "error")
 NOT_RESPONDING = "not responding"
@@ -179,9 +184,7 @@ class DriveController(HasTraits):
     def unmount(self) -> None:
         """Flush pending writes, leave the drive if the kernel is inside it, and unmount."""
         with self._command("unmount"):
-            from .transfer.api import active_transfers
-
-            running = active_transfers(self)
+            running = _transfers.active_transfers(self)
             if running:
                 raise self._reject(
                     Busy(
@@ -215,29 +218,36 @@ class DriveController(HasTraits):
                 raise self._reject(NotMounted("Mount the drive before choosing a folder on it."))
             root, area = self.root, self.drive_area
             raw = os.path.expanduser(os.fspath(path))
+            if "\0" in raw:
+                raise self._reject(
+                    InvalidPath(f"{drivefs.printable(raw)}: a path cannot contain a NUL character.")
+                )
             target = os.path.normpath(raw if os.path.isabs(raw) else os.path.join(root, raw))
             if not is_within(target, area):
                 raise self._reject(
-                    InvalidPath(f"{target} is outside the drive. Choose a folder under {root}.")
+                    InvalidPath(
+                        f"{drivefs.printable(target)} is outside the drive. Choose a folder under {root}."
+                    )
                 )
             opener = _FolderOpener(target, area)
             result = bounded(self.mountpoint, opener.open, FS_TIMEOUT)
+            shown = drivefs.printable(target)
             if result.error is not None:
-                raise self._reject(folder_error(target, result.error))
+                raise self._reject(folder_error(shown, result.error))
             if result.timed_out or result.value is None:
                 opener.abandon()  # if it opens later, it is closed then: a late answer never moves us
-                raise self._reject(StaleMount(f"The drive is not responding: could not open {target}."))
+                raise self._reject(StaleMount(f"The drive is not responding: could not open {shown}."))
             try:
                 os.fchdir(result.value)  # no path lookup: cannot block on the drive or be redirected
             except OSError as exc:
-                raise self._reject(folder_error(target, exc)) from exc
+                raise self._reject(folder_error(shown, exc)) from exc
             finally:
                 os.close(result.value)
             if add_to_sys_path:
                 self._set_sys_path(target)
             self.cwd = current_dir()
             self.error = ""
-            self._say(f"Working directory: {target}")
+            self._say(f"Working directory: {shown}")
             return target
 
     def use_sys_path(self, enabled: bool) -> None:
@@ -258,33 +268,25 @@ class DriveController(HasTraits):
         Returns counts of copied and skipped files and bytes; a re-run skips what is identical.
         Options are those of :func:`drivewidget.transfer.api.stage` (``workers``, ``checksum``, ...).
         """
-        from .transfer.api import stage
-
-        return stage(self, src, dest, **options)
+        return _transfers.stage(self, src, dest, **options)
 
     def sync_back(
         self, src: str | os.PathLike[str], dest: str | os.PathLike[str], **options: Any
     ) -> TransferResult:
         """Copy local results into the drive and wait until the backend has uploaded them."""
-        from .transfer.api import sync_back
-
-        return sync_back(self, src, dest, **options)
+        return _transfers.sync_back(self, src, dest, **options)
 
     def start_stage(
         self, src: str | os.PathLike[str], dest: str | os.PathLike[str], **options: Any
     ) -> Transfer:
         """Like :meth:`stage`, in the background: returns a Transfer (progress, cancel, wait)."""
-        from .transfer.api import start_stage
-
-        return start_stage(self, src, dest, **options)
+        return _transfers.start_stage(self, src, dest, **options)
 
     def start_sync_back(
         self, src: str | os.PathLike[str], dest: str | os.PathLike[str], **options: Any
     ) -> Transfer:
         """Like :meth:`sync_back`, in the background."""
-        from .transfer.api import start_sync_back
-
-        return start_sync_back(self, src, dest, **options)
+        return _transfers.start_sync_back(self, src, dest, **options)
 
     def set_backend(self, backend: Backend) -> None:
         """Use another backend (e.g. a connection made in the panel) from the next mount on.
@@ -474,18 +476,9 @@ class _FolderOpener:
         self._fd: int | None = None
 
     def open(self) -> int | None:
-        target = self.target
-        if not os.path.lexists(target):
-            raise FileNotFoundError(errno.ENOENT, "No such folder", target)
-        fd = os.open(target, _OPEN_FOLDER)  # ENOTDIR for a file, through symlinks
-        try:
-            real = os.path.realpath(f"/proc/self/fd/{fd}") if os.path.isdir("/proc/self/fd") else ""
-            real = real if os.path.isabs(real) and not real.startswith("/proc/") else os.path.realpath(target)
-            if not is_within(real, os.path.realpath(self.area)):
-                raise OSError(errno.EXDEV, f"leads outside the drive (to {real})", target)
-        except BaseException:
-            os.close(fd)
-            raise
+        # One name at a time from the drive's top; a symlink is followed only when the folder
+        # it reaches (checked on the open descriptor) is inside the drive.
+        fd = drivefs.open_dir(self.area, os.path.relpath(self.target, self.area), links="inside")
         with self._lock:
             if self._abandoned:
                 os.close(fd)
@@ -499,11 +492,6 @@ class _FolderOpener:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
-
-
-_OPEN_FOLDER = getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)
-"""Open a folder without needing read permission (``O_PATH``): ``fchdir`` checks search
-permission itself, as ``chdir`` does."""
 
 
 def folder_error(
