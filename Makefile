@@ -2,14 +2,19 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
-SYSTEM_TEST_DEPS := fuse3 rclone strace chromium
+SYSTEM_TEST_DEPS := fuse3 rclone strace chromium libatomic1  # libatomic1: Playwright's node driver
 SYSTEM_DEMO_DEPS := fuse3
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 PORT ?= 8888
-VENV7 ?= .venv-ipywidgets7
-COLAB_IPYWIDGETS := ipywidgets==7.7.1
+VENV_COLAB ?= .venv-colab
+VENV_LOWEST ?= .venv-lowest
+COLAB_PY := $(VENV_COLAB)/bin/python
+LOWEST_PY := $(VENV_LOWEST)/bin/python
+COLAB_TEST_TOOLS := pytest pytest-timeout hypothesis nbformat nbclient playwright
+COLAB_TESTS := tests/ui tests/test_controller.py tests/test_state_machine.py tests/test_cli.py \
+	tests/backends/test_colab.py tests/status tests/browser/test_notebook6.py
 
-.PHONY: demo test test-fast test-ipywidgets7 lint typecheck bench venv clean
+.PHONY: demo test test-fast test-colab test-lowest test-fresh-debian lint typecheck bench venv clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -28,18 +33,36 @@ test: $(PY)
 	$(VENV)/bin/ruff format --check drivewidget tests benchmarks scripts
 	$(VENV)/bin/mypy drivewidget
 	$(PY) -m pytest
-	$(MAKE) test-ipywidgets7
+	$(MAKE) test-colab
+	$(MAKE) test-lowest
 
-# Colab preinstalls ipywidgets 7 (its page renders 7's widgets): the panel's and controller's
-# tests run again with that version, in an environment layered over $(VENV) (scripts/venv_overlay.py).
-test-ipywidgets7: $(PY)
-	[ -x $(VENV7)/bin/python ] || python3 -m venv $(VENV7)
-	$(VENV7)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps '$(COLAB_IPYWIDGETS)' \
-		ipython_genutils 'jupyterlab_widgets~=1.0' 'widgetsnbextension~=3.6.0'
-	$(VENV7)/bin/python scripts/venv_overlay.py $(VENV)
-	$(VENV7)/bin/python -c "import ipywidgets as w; assert w.__version__.startswith('7.'), w.__version__"
-	$(VENV7)/bin/python -m pytest -q -m "not browser" -W "ignore::DeprecationWarning" \
-		tests/ui tests/test_controller.py tests/test_state_machine.py
+# Colab's own stack (tests/colab/pip-freeze*.txt): pip, the kernel (ipykernel 6.17, IPython 7.34,
+# traitlets 5.7, tornado 6.5, ...), ipywidgets 7.7 and classic Notebook 6.5 with widgetsnbextension
+# 3.6, and everything they pull in, at Colab's exact versions. Installing drivewidget there must
+# change none of them; then the panel, controller, Colab backend and status tests run, and the
+# panel in Notebook 6's page (ipywidgets 7's front end, as Colab draws widgets).
+test-colab: $(PY)
+	[ -x $(COLAB_PY) ] || python3 -m venv $(VENV_COLAB)
+	$(PY) scripts/colab_stack.py preinstall --image gpu $(COLAB_PY) $(COLAB_TEST_TOOLS)
+	$(PY) scripts/colab_stack.py install-unchanged $(COLAB_PY) -- --quiet -e '.[rclone]'
+	$(PY) scripts/colab_stack.py check-env --image gpu $(COLAB_PY)
+	$(COLAB_PY) -m pytest -p no:cacheprovider $(COLAB_TESTS)
+
+# Every floor in pyproject.toml, tested: each dependency (and test tool) at the lowest version
+# claimed (scripts/lowest_versions.py), the rest resolved around them; the suite without browsers.
+test-lowest: $(PY)
+	[ -x $(VENV)/bin/uv ] || $(PIP) 'uv>=0.8'
+	[ -x $(LOWEST_PY) ] || python3 -m venv --without-pip $(VENV_LOWEST)
+	$(PY) scripts/lowest_versions.py constraints test > $(VENV_LOWEST)/floors.txt
+	$(VENV)/bin/uv pip install --quiet --python $(LOWEST_PY) --resolution lowest-direct \
+		-c $(VENV_LOWEST)/floors.txt -e '.[test]'
+	$(PY) scripts/lowest_versions.py check $(LOWEST_PY) test
+	$(LOWEST_PY) -m pytest -p no:cacheprovider -m "not browser" --ignore=tests/colab
+
+# The README's two commands in a minimal debootstrap'd Debian 12 (as root, ~20 min): run it
+# before a change to install steps lands.
+test-fresh-debian:
+	scripts/fresh-debian-check.sh
 
 test-fast: $(PY)
 	$(PY) -m pytest -m "not browser"
@@ -55,4 +78,4 @@ bench: $(PY)
 	$(PY) benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) $(VENV7) build dist *.egg-info test-artifacts
+	rm -rf $(VENV) $(VENV_COLAB) $(VENV_LOWEST) build dist *.egg-info test-artifacts

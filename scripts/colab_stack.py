@@ -14,6 +14,9 @@ Colab's exact versions:
         # package; exit 1 and list them if any would be upgraded or downgraded
     colab_stack.py check-env PYTHON              # every package of PYTHON's environment that
                                                  # Colab has is at Colab's version
+    colab_stack.py preinstall PYTHON [--image gpu] [PACKAGE ...]
+        # install into PYTHON's environment, at Colab's versions, its pip, its kernel stack,
+        # those of the project's dependencies it preinstalls, and PACKAGEs (test tools)
     colab_stack.py install-unchanged PYTHON -- PIP_ARGS...
         # pip install into PYTHON's environment; exit 1 if any package already there changed
     colab_stack.py refresh GIT_DIR               # copy the lists again from a clone
@@ -40,6 +43,11 @@ DATA = REPO / "tests" / "colab"
 FREEZES = {"cpu": DATA / "pip-freeze.txt", "gpu": DATA / "pip-freeze.gpu.txt"}
 OS_INFO = DATA / "os-info.txt"
 SOURCE_FILES = ("pip-freeze.txt", "pip-freeze.gpu.txt", "os-info.txt")
+KERNEL_STACK = (
+    "ipykernel", "ipython", "traitlets", "ipywidgets", "widgetsnbextension", "jupyter_client",
+    "jupyter_core", "tornado", "pyzmq", "notebook",
+)  # fmt: skip
+"""What Colab's kernel and its classic-notebook front end run on (all preinstalled there)."""
 PIP_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "drivewidget" / "colab-pip"
 
 
@@ -217,6 +225,26 @@ def off_colab_versions(python: str | Path, image: str = "cpu") -> list[Change]:
     ]
 
 
+def preinstall(python: str | Path, packages: Sequence[str] = (), image: str = "cpu") -> None:
+    """Install Colab's pip, kernel stack and the project's dependencies it has, at its versions.
+
+    Also ``packages`` (e.g. test tools): whatever of their dependencies Colab has comes at
+    Colab's version too, since the whole image is the constraint.
+    """
+    preinstalled = read_freeze(image)
+    wanted = [*KERNEL_STACK]
+    for requirement in project_requirements():
+        name = re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0]
+        if normalize(name) in preinstalled:
+            wanted.append(name)
+    with tempfile.NamedTemporaryFile("w", prefix="colab-", suffix=".txt") as pins:
+        pins.write(constraints(image))
+        pins.flush()
+        pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-c", pins.name]
+        subprocess.run([*pip, "pip"], check=True)  # Colab's pip does the rest
+        subprocess.run([*pip, *wanted, *packages], check=True)
+
+
 def install_unchanged(python: str | Path, pip_args: Sequence[str]) -> list[Change]:
     """``pip install PIP_ARGS`` into ``python``'s environment; what it changed that was there."""
     before = installed(python)
@@ -262,6 +290,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             sub.add_argument("requirements", nargs="*")
         if name == "check-env":
             sub.add_argument("python")
+    sub = commands.add_parser("preinstall")
+    sub.add_argument("python")
+    sub.add_argument("--image", choices=sorted(FREEZES), default="cpu")
+    sub.add_argument("packages", nargs="*")
     sub = commands.add_parser("install-unchanged")
     sub.add_argument("python")
     sub.add_argument("pip_args", nargs=argparse.REMAINDER)
@@ -285,6 +317,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for change in off:
             print(f"not Colab's version: {change.name} {change.after} (Colab: {change.before})")
         return 1 if off else 0
+    if args.command == "preinstall":
+        preinstall(args.python, args.packages, args.image)
+        return 0
     if args.command == "install-unchanged":
         pip_args = args.pip_args[1:] if args.pip_args[:1] == ["--"] else args.pip_args
         changed = install_unchanged(args.python, pip_args)

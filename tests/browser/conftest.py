@@ -189,17 +189,27 @@ def _free_port() -> int:
 
 
 def start_server(app: str, scenario: Scenario) -> JupyterServer:
-    """Start ``jupyter <app>`` in its own process group and wait until /api/status answers."""
+    """Start ``jupyter <app>`` in its own process group and wait until /api/status answers.
+
+    ``app`` is "lab", "notebook" (Notebook 7) or "classic": the classic Notebook 6 (its own
+    server, NotebookApp), the front end Colab's widgets are drawn by (ipywidgets 7).
+    """
     port, token = _free_port(), secrets.token_hex(16)
     log = scenario.root / f"jupyter-{app}.log"
-    argv = [
-        sys.executable, "-m", "jupyter", app,
-        "--no-browser", "--ip=127.0.0.1", f"--port={port}", "--port-retries=0",
-        f"--ServerApp.token={token}", "--allow-root",
-        f"--ServerApp.root_dir={scenario.notebooks}",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        "--ServerApp.terminals_enabled=False",
-    ]  # fmt: skip
+    common = ["--no-browser", "--ip=127.0.0.1", f"--port={port}", "--port-retries=0", "--allow-root"]
+    if app == "classic":
+        argv = [
+            sys.executable, "-m", "notebook", *common,
+            f"--NotebookApp.token={token}", f"--NotebookApp.notebook_dir={scenario.notebooks}",
+            "--NotebookApp.terminals_enabled=False",
+        ]  # fmt: skip
+    else:
+        argv = [
+            sys.executable, "-m", "jupyter", app, *common,
+            f"--ServerApp.token={token}", f"--ServerApp.root_dir={scenario.notebooks}",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--ServerApp.terminals_enabled=False",
+        ]  # fmt: skip
     with log.open("wb") as out:
         process = subprocess.Popen(
             argv,

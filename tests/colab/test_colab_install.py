@@ -49,7 +49,9 @@ COLAB_KERNEL_STACK = {
 
 @pytest.fixture(scope="module")
 def pip_cache(request: pytest.FixtureRequest) -> Path:
-    return Path(request.config.cache.mkdir("colab-pip"))
+    """Where Colab's pip wheel is kept between runs (pytest's cache, if it is on)."""
+    cache = getattr(request.config, "cache", None)
+    return Path(cache.mkdir("colab-pip")) if cache is not None else Path(stack.PIP_CACHE)
 
 
 def test_the_lists_are_colabs_python_313_image() -> None:
