@@ -61,7 +61,7 @@ trap cleanup EXIT
 unshare --mount --propagation private -- bash -euo pipefail -c '
   root=$1; shift
   for fs in proc sys dev dev/pts dev/shm; do mkdir -p "$root/$fs"; mount --rbind "/$fs" "$root/$fs"; done
-  mount --make-rslave "$root/dev" "$root/sys"
+  mount --make-rslave "$root/dev"; mount --make-rslave "$root/sys"
   cp -L /etc/resolv.conf "$root/etc/resolv.conf"
   [ -e /dev/fuse ] || echo "(no /dev/fuse on this host: FUSE tests will skip)" >&2
   exec chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
