@@ -57,13 +57,28 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# What the host trusts for HTTPS, at a path of its own (installing ca-certificates in the root
+# rewrites the usual one): pip and uv need it where the network inspects TLS with a local
+# authority, and a minbase root has no certificates at all. Proxy settings pass through too.
+envs=(HOME=/root TERM=dumb LANG=C.UTF-8 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+      "CI=${CI:-}")
+host_ca=${SSL_CERT_FILE:-${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}}
+if [ -r "$host_ca" ]; then
+  cp -L "$host_ca" "$root/etc/host-ca-certificates.crt"
+  envs+=(SSL_CERT_FILE=/etc/host-ca-certificates.crt PIP_CERT=/etc/host-ca-certificates.crt
+         REQUESTS_CA_BUNDLE=/etc/host-ca-certificates.crt)
+fi
+for var in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY PIP_INDEX_URL UV_INDEX_URL; do
+  [ -n "${!var:-}" ] && envs+=("$var=${!var}")
+done
+
 # A private mount namespace: the bind mounts below vanish when the command ends, however it ends.
 unshare --mount --propagation private -- bash -euo pipefail -c '
-  root=$1; shift
+  root=$1; count=$2; shift 2
+  envs=("${@:1:$count}"); shift "$count"
   for fs in proc sys dev dev/pts dev/shm; do mkdir -p "$root/$fs"; mount --rbind "/$fs" "$root/$fs"; done
   mount --make-rslave "$root/dev"; mount --make-rslave "$root/sys"
   cp -L /etc/resolv.conf "$root/etc/resolv.conf"
   [ -e /dev/fuse ] || echo "(no /dev/fuse on this host: FUSE tests will skip)" >&2
-  exec chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
-    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin CI="${CI:-}" "$@"
-' debian-root "$root" "$@"
+  exec chroot "$root" /usr/bin/env -i "${envs[@]}" "$@"
+' debian-root "$root" "${#envs[@]}" "${envs[@]}" "$@"
