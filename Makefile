@@ -14,7 +14,7 @@ COLAB_TEST_TOOLS := pytest pytest-timeout hypothesis nbformat nbclient playwrigh
 COLAB_TESTS := tests/ui tests/test_controller.py tests/test_state_machine.py tests/test_cli.py \
 	tests/backends/test_colab.py tests/status tests/browser/test_notebook6.py
 
-.PHONY: demo test test-fast test-colab test-lowest test-fresh-debian lint typecheck bench venv clean
+.PHONY: demo test test-fast test-colab test-lowest test-py313 test-fresh-debian lint typecheck bench venv clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -35,6 +35,7 @@ test: $(PY)
 	$(PY) -m pytest
 	$(MAKE) test-colab
 	$(MAKE) test-lowest
+	$(MAKE) test-py313
 
 # Colab's own stack (tests/colab/pip-freeze*.txt): pip, the kernel (ipykernel 6.17, IPython 7.34,
 # traitlets 5.7, tornado 6.5, ...), ipywidgets 7.7 and classic Notebook 6.5 with widgetsnbextension
@@ -50,14 +51,20 @@ test-colab: $(PY)
 
 # Every floor in pyproject.toml, tested: each dependency (and test tool) at the lowest version
 # claimed (scripts/lowest_versions.py), the rest resolved around them; the suite without browsers.
+# Wheels only (--no-build): a floor that would need a compiler fails here, not on a user's machine.
 test-lowest: $(PY)
 	[ -x $(VENV)/bin/uv ] || $(PIP) 'uv>=0.8'
 	[ -x $(LOWEST_PY) ] || python3 -m venv --without-pip $(VENV_LOWEST)
 	$(PY) scripts/lowest_versions.py constraints test > $(VENV_LOWEST)/floors.txt
-	$(VENV)/bin/uv pip install --quiet --python $(LOWEST_PY) --resolution lowest-direct \
+	$(VENV)/bin/uv pip install --quiet --no-build --python $(LOWEST_PY) --resolution lowest-direct \
 		-c $(VENV_LOWEST)/floors.txt -e '.[test]'
 	$(PY) scripts/lowest_versions.py check $(LOWEST_PY) test
 	$(LOWEST_PY) -m pytest -p no:cacheprovider -m "not browser" --ignore=tests/colab
+
+# Colab's Python 3.13 (Debian 12 has none; a Debian 13 root made once by debootstrap, in
+# .debian13-root) with Colab's versions: installing changes nothing, the suite without browsers.
+test-py313:
+	scripts/py313-colab-suite.sh
 
 # The README's two commands in a minimal debootstrap'd Debian 12 (as root, ~20 min): run it
 # before a change to install steps lands.
@@ -79,3 +86,4 @@ bench: $(PY)
 
 clean:
 	rm -rf $(VENV) $(VENV_COLAB) $(VENV_LOWEST) build dist *.egg-info test-artifacts
+	rm -rf --one-file-system .debian13-root

@@ -1,23 +1,26 @@
 #!/usr/bin/env bash
 # Run a command inside a minimal Debian root made by debootstrap (as root), then clean up.
 #
-#   scripts/debian-root.sh [--suite bookworm] [--include pkg,pkg] [--keep] ROOT -- COMMAND...
+#   scripts/debian-root.sh [--suite bookworm] [--include pkg,pkg] [--bind SRC:DEST]... [--keep] ROOT -- COMMAND...
 #
 # ROOT is created (debootstrap --variant=minbase) unless it already holds a root made by this
 # script; the command runs there with /proc, /sys, /dev (with /dev/fuse and /dev/shm), /dev/pts
-# and the host's resolv.conf bind-mounted, in a new mount namespace, so every mount goes away
-# with it. Without --keep, ROOT is deleted afterwards. Used by scripts/fresh-debian-check.sh
-# ("does the README's make test pass on a fresh Debian 12?").
+# and the host's resolv.conf bind-mounted (and each --bind folder at DEST), in a new mount
+# namespace, so every mount goes away with it. Without --keep, ROOT is deleted afterwards.
+# Used by scripts/fresh-debian-check.sh ("does the README's make test pass on a fresh Debian
+# 12?") and make test-py313 (the suite on Debian 13's Python 3.13, Colab's version).
 set -euo pipefail
 
 suite=bookworm
 include=python3,python3-venv,python3-pip,git,make,curl  # what a fresh Debian has (README)
 keep=false
+binds=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --suite) suite=$2; shift 2 ;;
     --include) include=$2; shift 2 ;;
     --keep) keep=true; shift ;;
+    --bind) binds+=("$2"); shift 2 ;;
     --) shift; break ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) root=$1; shift ;;
@@ -76,9 +79,14 @@ done
 unshare --mount --propagation private -- bash -euo pipefail -c '
   root=$1; count=$2; shift 2
   envs=("${@:1:$count}"); shift "$count"
+  count=$1; shift
+  binds=("${@:1:$count}"); shift "$count"
   for fs in proc sys dev dev/pts dev/shm; do mkdir -p "$root/$fs"; mount --rbind "/$fs" "$root/$fs"; done
   mount --make-rslave "$root/dev"; mount --make-rslave "$root/sys"
   cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+  for bind in ${binds[@]+"${binds[@]}"}; do
+    mkdir -p "$root${bind#*:}"; mount --bind "${bind%%:*}" "$root${bind#*:}"
+  done
   [ -e /dev/fuse ] || echo "(no /dev/fuse on this host: FUSE tests will skip)" >&2
   exec chroot "$root" /usr/bin/env -i "${envs[@]}" "$@"
-' debian-root "$root" "${#envs[@]}" "${envs[@]}" "$@"
+' debian-root "$root" "${#envs[@]}" "${envs[@]}" "${#binds[@]}" ${binds[@]+"${binds[@]}"} "$@"
