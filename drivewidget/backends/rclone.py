@@ -198,13 +198,15 @@ class RcloneBackend(Backend):
         Path(sock).unlink(missing_ok=True)
         log.write_bytes(b"")
         argv = [
-            self.program, "mount", self.remote, mountpoint,
+            self.program, "mount",
             "--vfs-cache-mode", "writes",
             "--cache-dir", str(cache_dir() / "rclone"),
             "--rc", "--rc-addr", f"unix://{sock}", "--rc-no-auth",
             "--log-file", str(log), "--log-level", "NOTICE",
             *(["--read-only"] if readonly else []),
             *self.extra_args,
+            "--",  # a remote named like an option ("--config=...") is still just the remote
+            self.remote, mountpoint,
         ]  # fmt: skip
         child = subprocess.Popen(
             argv,

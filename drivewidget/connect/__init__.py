@@ -44,6 +44,7 @@ from .providers import (
     get_provider,
     parse_service_account,
     parse_token,
+    url_credentials,
 )
 from .rclone_config import (
     Connection,
@@ -189,6 +190,8 @@ def _options(
         if not item.option:
             path = check_value("path", raw).strip("/")
             continue
+        if not item.secret and item.kind != "token":
+            raw = _take_url_credentials(provider, item, raw, values, options, secrets, config)
         if item.kind == "token":
             value = parse_token(raw)
         elif item.obscure:
@@ -202,6 +205,35 @@ def _options(
             secrets.add(value)
         options[item.key] = value
     return options, path, secrets
+
+
+def _take_url_credentials(
+    provider: Provider,
+    item: Field,
+    raw: str,
+    values: Mapping[str, str],
+    options: dict[str, str],
+    secrets: set[str],
+    config: RcloneConfig,
+) -> str:
+    """An address typed with ``user:password@`` inside: the password goes where passwords go
+    (obscured into ``pass``), never into the saved address, a label or a message."""
+    clean, user, password = url_credentials(raw)
+    if not password and not user:
+        return raw
+    if password:
+        secrets.add(password)
+    keys = {f.key for f in provider.fields}
+    if password and "pass" not in keys:
+        raise InvalidConnection(
+            f"The {item.label.lower()} holds a password (user:password@...). Remove it from the "
+            "address; this service takes its password elsewhere."
+        )
+    if user and "user" in keys and not (values.get("user") or "").strip():
+        options["user"] = check_value("user", user)
+    if password and not (values.get("pass") or "").strip():
+        options["pass"] = config.obscure(password)
+    return clean
 
 
 def check_connection(

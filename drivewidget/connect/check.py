@@ -68,7 +68,7 @@ def _argv(program: str, remote: str, timeout: float) -> list[str]:
         "--retries", "1", "--low-level-retries", "1",
         "--contimeout", f"{connect}s", "--timeout", f"{max(2, int(timeout))}s",
         "--ask-password=false",
-        remote,
+        "--", remote,
     ]  # fmt: skip
 
 

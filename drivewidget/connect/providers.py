@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from .errors import InvalidConnection
 
@@ -519,13 +520,34 @@ def parse_service_account(data: bytes | str) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+def url_credentials(value: str) -> tuple[str, str, str]:
+    """``(address, user, password)`` of a URL typed with credentials inside
+    (``https://me:pw@host/dav`` -> ``("https://host/dav", "me", "pw")``); ``(value, "", "")``
+    for anything else. Addresses are shown in labels and kept in widget state, so a password
+    must never stay in one."""
+    if "://" not in value or "@" not in value:
+        return value, "", ""
+    try:
+        parts = urlsplit(value)
+        user, password, host = parts.username, parts.password, parts.hostname
+        port = parts.port
+    except ValueError:  # a malformed port or address: hide everything before the last '@'
+        scheme, _, rest = value.partition("://")
+        return f"{scheme}://{rest.rsplit('@', 1)[-1]}", "", ""
+    if user is None and password is None:
+        return value, "", ""
+    netloc = (f"[{host}]" if host and ":" in host else host or "") + (f":{port}" if port else "")
+    clean = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return clean, unquote(user or ""), unquote(password or "")
+
+
 def describe_options(provider: Provider, options: dict[str, str], path: str = "") -> str:
     """A one-line, secret-free summary of a connection (for the saved-connections list)."""
     parts: list[str] = []
     for key in ("url", "host", "endpoint", "provider", "region", "vendor", "scope", "drive_type"):
         value = options.get(key, "")
         if value and not _is_secret(provider, key):
-            parts.append(value)
+            parts.append(url_credentials(value)[0])  # a config written by hand may hold one
     if options.get("service_account_credentials") or options.get("service_account_file"):
         parts.append("service account")
     if path:

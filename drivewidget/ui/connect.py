@@ -39,7 +39,7 @@ from ..connect import (
     short_name,
 )
 from ..connect.check import CHECK_TIMEOUT
-from ..connect.providers import provider_from_rclone, rclone_types
+from ..connect.providers import provider_from_rclone, rclone_types, url_credentials
 from ..errors import DriveError
 from ..status.mounttable import read_mounts
 from ._compat import empty_upload, uploaded_files
@@ -332,6 +332,8 @@ class ConnectPanel(widgets.VBox):  # type: ignore[misc]
             values[key] = str(widget.value or "")
             if isinstance(widget, widgets.Password):
                 widget.value = ""
+            elif isinstance(widget.value, str) and url_credentials(widget.value)[2]:
+                widget.value = url_credentials(widget.value)[0]  # a password typed into an address
         return values
 
     def _take_upload(self) -> bytes | None:
