@@ -39,6 +39,7 @@ from .errors import (
     StaleMount,
     UnmountError,
 )
+from .holds import Holds
 from .status.mounttable import MountEntry, find_mount, is_within
 from .status.probe import DISCONNECTED_ERRNOS, bounded
 
@@ -56,6 +57,8 @@ COMMAND_WAIT = 3 * REFRESH_TIMEOUT + 1.0
 """Seconds a command waits for a refresh in progress to finish (refreshes are bounded)."""
 FS_TIMEOUT = 5.0
 """Seconds a chdir waits for the drive (a cold folder on a real cloud can take a while)."""
+HOLD_TIMEOUT = 60.0
+"""Seconds an unmount gives the work registered on the drive (a final sync pass) to settle."""
 
 if TYPE_CHECKING:
     from .transfer.copier import Transfer, TransferResult
@@ -91,6 +94,7 @@ class DriveController(HasTraits):
         self._running: str | None = None  # the command in progress, if any
         self._sys_path_entry: str | None = None
         self._other_mount: MountEntry | None = None  # someone else's mount here, as last refreshed
+        self.holds = Holds()  # work that must settle before an unmount (copies, sync jobs)
         start = current_dir()
         self._safe_dir = start if start and not is_within(start, self.mountpoint) else os.path.expanduser("~")
         self.refresh()
@@ -184,25 +188,21 @@ class DriveController(HasTraits):
     def unmount(self) -> None:
         """Flush pending writes, leave the drive if the kernel is inside it, and unmount."""
         with self._command("unmount"):
-            running = _transfers.active_transfers(self)
-            if running:
-                raise self._reject(
-                    Busy(
-                        f"Cannot unmount while {running[0].describe()} is running. "
-                        "Cancel it or wait for it to finish."
-                    )
-                )
             self._refresh()
             if self.state in ("unmounted", "error"):
                 exc = NotMounted(f"Nothing is mounted at {self.mountpoint}, so there is nothing to unmount.")
                 self.error = str(exc)
                 raise exc
+            try:  # work still writing to the drive settles first (a final sync), or refuses
+                settled = self.holds.settle(HOLD_TIMEOUT)
+            except DriveError as exc:
+                raise self._reject(exc) from None
             try:
                 lines = self._unmount(stale=self.state == "stale")
             except Exception as exc:  # noqa: BLE001 - recorded, translated and re-raised
                 raise self._fail(exc, UnmountError, "Unmount failed")  # noqa: B904 - cause set by _fail
             self.error = ""
-            self._say(*(lines or ["Unmounted."]))
+            self._say(*settled, *(lines or ["Unmounted."]))
 
     def chdir(self, path: str | os.PathLike[str], add_to_sys_path: bool = False) -> str:
         """Change the working directory to a folder of the drive (relative paths: from the root).

@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from .._env import current_dir
@@ -52,6 +53,37 @@ if TYPE_CHECKING:
     from ..controller import DriveController
 
 __all__ = ["active_transfers", "stage", "start_stage", "start_sync_back", "sync_back"]
+
+_HELD: weakref.WeakSet[DriveController] = weakref.WeakSet()
+_HELD_LOCK = threading.Lock()
+
+
+class _RunningTransfers:
+    """The unmount hold of one controller's transfers: unmounting under a copy is refused."""
+
+    def __init__(self, controller: DriveController) -> None:
+        self._controller = weakref.ref(controller)
+
+    def describe(self) -> str:
+        return "the copies to and from the drive"
+
+    def before_unmount(self, timeout: float) -> list[str]:
+        controller = self._controller()
+        running = _active_transfers(controller) if controller is not None else []
+        if running:
+            raise Busy(
+                f"Cannot unmount while {running[0].describe()} is running. Cancel it or wait for it to finish."
+            )
+        return []
+
+
+def _hold_unmount(controller: DriveController) -> None:
+    """Register (once per controller) the hold that keeps the drive mounted under a copy."""
+    with _HELD_LOCK:
+        if controller not in _HELD:
+            _HELD.add(controller)
+            controller.holds.add(_RunningTransfers(controller))
+
 
 FS_TIMEOUT = 10.0
 """Seconds the path checks wait for the drive (a cold folder on a real cloud can take a while)."""
@@ -77,6 +109,7 @@ def start_stage(
     """
     opts = CopyOptions.from_kwargs(**options)
     root = _require_mounted(controller, "staging")
+    _hold_unmount(controller)
     source = _drive_path(controller, root, src, "the folder or file on the drive to stage")
     target = _local_path(controller, dest, "the local folder to stage into")
     into_folder = _clean(dest, "the local folder to stage into").endswith(os.sep)
@@ -128,6 +161,7 @@ def start_sync_back(
     """
     opts = CopyOptions.from_kwargs(**options)
     root = _require_mounted(controller, "syncing back")
+    _hold_unmount(controller)
     if controller.readonly or _mounted_readonly(controller):
         raise InvalidPath(
             f"The drive at {controller.mountpoint} is mounted read-only, so nothing can be copied to it. "
