@@ -37,6 +37,8 @@ API (stable; the sync and transfer code use it)::
     split_relative(rel) -> tuple[str, ...]          check a relative path, split it in names
     open_dir(base, rel="", *, links="refuse", area=None, create=False) -> int   (O_PATH fd)
     open_listable(dir_fd) -> int                    a readable fd of a folder, for os.scandir
+    stat_at(dir_fd, name, *, links="refuse", area=None) -> stat    (never opens for reading)
+    open_file_at(dir_fd, name, *, links, area) -> (fd, stat)     one name in an open folder
     open_file(base, rel, *, links="refuse", area=None) -> (fd, stat)           (regular only)
     read_bytes(base, rel, *, limit=MAX_READ, links="refuse", area=None) -> bytes
     write_atomic(base, rel, data, *, mode=0o600) -> None
@@ -63,14 +65,18 @@ __all__ = [
     "Links",
     "Visited",
     "is_inside",
+    "opened",
     "open_dir",
     "open_file",
+    "open_file_at",
     "open_listable",
     "printable",
     "read_bytes",
     "real_path",
     "split_relative",
+    "stat_at",
     "temp_file",
+    "temp_name",
     "write_atomic",
 ]
 
@@ -295,6 +301,33 @@ def _follow(parent: int, name: str, links: Links, area_fd: int, flags: int) -> i
             errno.EXDEV, f"leads outside the drive{f' (to {printable(where)})' if where else ''}", name
         )
     return fd
+
+
+def stat_at(dir_fd: int, name: str, *, links: Links = "refuse", area: str | int | None = None) -> os.stat_result:
+    """``stat`` of ``name`` in the open folder ``dir_fd``: of a symlink itself with
+    ``links="refuse"``; else of what it leads to (``"inside"``: EXDEV unless inside ``area``,
+    default ``dir_fd``). Never opens the file for reading (``O_PATH``), so a FIFO is harmless."""
+    if links == "refuse":
+        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    area_fd, own = (-1, False) if links != "inside" else _area_fd(dir_fd, area)
+    try:
+        try:
+            fd = os.open(name, _PATH | _CLOEXEC | _NOFOLLOW, dir_fd=dir_fd)
+            st = os.fstat(fd)
+            os.close(fd)
+            if not stat.S_ISLNK(st.st_mode):
+                return st
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+        fd = _follow(dir_fd, name, links, area_fd, _PATH | _CLOEXEC)
+        try:
+            return os.fstat(fd)
+        finally:
+            os.close(fd)
+    finally:
+        if own:
+            os.close(area_fd)
 
 
 def open_listable(dir_fd: int) -> int:
