@@ -9,19 +9,19 @@ piling up more stuck threads.
 
 from __future__ import annotations
 
-import errno
 import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from ..errors import DISCONNECTED_ERRNOS  # re-exported: its home is drivewidget.errors
+
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 0.5
 
-DISCONNECTED_ERRNOS = frozenset({errno.ENOTCONN, errno.ECONNABORTED, errno.EIO, errno.ESTALE})
-"""What a mount whose daemon died answers ('Transport endpoint is not connected' and kin)."""
+__all__ = ["DEFAULT_TIMEOUT", "DISCONNECTED_ERRNOS", "ProbeResult", "bounded", "probe_dir"]
 
 
 @dataclass(frozen=True)
