@@ -1,0 +1,158 @@
+"""What a keep-synced job needs from a drive: a small protocol, and two ways to provide it.
+
+A job never sees the :class:`~drivewidget.controller.DriveController`: it needs where the
+drive is, whether it is usable now, whether it is writable, and a way to ask that what was
+written has reached the cloud. :class:`SyncDrive` says exactly that.
+:class:`ControllerDrive` adapts a controller (anything shaped like one, see
+:class:`ControllerLike`), :class:`FolderDrive` presents a plain folder as a drive (a local
+disk, a mount made by someone else, tests).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+from ..errors import DriveError
+from ..status.mounttable import find_mount
+
+__all__ = ["ControllerDrive", "ControllerLike", "FolderDrive", "SyncDrive", "as_sync_drive"]
+
+Progress = Callable[[str], None]
+
+
+@runtime_checkable
+class SyncDrive(Protocol):
+    """The drive as a keep-synced job sees it."""
+
+    @property
+    def mountpoint(self) -> str:
+        """Where the drive is mounted (jobs are grouped by it: an unmount stops its jobs)."""
+
+    @property
+    def root(self) -> str:
+        """The folder relative destinations start from (``""`` while not mounted)."""
+
+    @property
+    def writable(self) -> bool:
+        """False on a read-only mount (a pass then fails with a message instead of writing)."""
+
+    def refresh(self) -> str:
+        """The state now, within a fraction of a second even on a hung mount: ``"mounted"``
+        when the drive can be used; anything else ("unmounted", "stale", ...) when not."""
+
+    def confirm_uploads(self, progress: Progress) -> str:
+        """Wait until what was written has reached the cloud; ``""`` when confirmed, else why
+        it could not be (the files are in the mount, maybe not yet in the cloud)."""
+
+
+class _BackendLike(Protocol):
+    label: str
+    confirms_uploads: bool
+
+    def flush(self, mountpoint: str, progress: Progress = ...) -> None: ...
+
+
+class ControllerLike(Protocol):
+    """The part of a :class:`~drivewidget.controller.DriveController` a job uses."""
+
+    mountpoint: str
+    root: str
+    readonly: bool
+    backend: _BackendLike
+
+    def refresh(self) -> str: ...
+
+
+class ControllerDrive:
+    """A :class:`SyncDrive` over a controller: its state, its root, its backend's flush."""
+
+    def __init__(self, controller: ControllerLike) -> None:
+        self.controller = controller
+
+    @property
+    def owner(self) -> object:
+        """The controller: a pass in progress is one of its ``active_transfers``."""
+        return self.controller
+
+    @property
+    def mountpoint(self) -> str:
+        return self.controller.mountpoint
+
+    @property
+    def root(self) -> str:
+        return self.controller.root
+
+    @property
+    def writable(self) -> bool:
+        if self.controller.readonly:
+            return False
+        entry = find_mount(self.controller.mountpoint)
+        return entry is None or not entry.readonly
+
+    def refresh(self) -> str:
+        return self.controller.refresh()
+
+    def confirm_uploads(self, progress: Progress) -> str:
+        backend = self.controller.backend
+        if not backend.confirms_uploads:
+            return (
+                f"{backend.label} uploads in the background and can confirm it only by unmounting. "
+                "Click Unmount (or call ctrl.unmount()) before the runtime is recycled to be sure "
+                "the files reached the cloud."
+            )
+        try:
+            backend.flush(self.controller.mountpoint, progress)
+        except DriveError as exc:
+            return str(exc)
+        return ""
+
+    def __repr__(self) -> str:
+        return f"ControllerDrive({self.controller!r})"
+
+
+class FolderDrive:
+    """A folder presented as a drive: always "mounted" while it is a folder; nothing to upload.
+
+    For a local disk, a mount made by another tool, and tests.
+    """
+
+    def __init__(self, folder: str | os.PathLike[str], *, writable: bool = True) -> None:
+        self.folder = os.path.abspath(os.path.expanduser(os.fspath(folder)))
+        self._writable = writable
+
+    @property
+    def mountpoint(self) -> str:
+        return self.folder
+
+    @property
+    def root(self) -> str:
+        return self.folder
+
+    @property
+    def writable(self) -> bool:
+        return self._writable
+
+    def refresh(self) -> str:
+        return "mounted" if os.path.isdir(self.folder) else "unmounted"
+
+    def confirm_uploads(self, progress: Progress) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        return f"FolderDrive({self.folder!r})"
+
+
+def as_sync_drive(drive: object) -> SyncDrive:
+    """``drive`` itself when it is a :class:`SyncDrive`; a controller wrapped in
+    :class:`ControllerDrive`; a path as a :class:`FolderDrive`."""
+    if isinstance(drive, SyncDrive):
+        return drive
+    if isinstance(drive, (str, os.PathLike)):
+        return FolderDrive(drive)
+    if all(hasattr(drive, name) for name in ("backend", "mountpoint", "root", "refresh", "readonly")):
+        return ControllerDrive(drive)  # type: ignore[arg-type]
+    raise TypeError(
+        f"keep_synced needs a drive (a DriveController, a SyncDrive or a folder path), not {drive!r}"
+    )

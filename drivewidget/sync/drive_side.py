@@ -1,0 +1,336 @@
+"""Every write a keep-synced job makes on the drive goes through here: one small, careful layer.
+
+The drive is untrusted (DESIGN.md): a collaborator may have put a symbolic link, a FIFO or a
+file where a folder is expected. So nothing here follows a link or checks a path string once
+and uses it later: the destination folder is opened component by component from the drive's
+root with ``O_NOFOLLOW | O_DIRECTORY``, and every later call is relative to such a
+descriptor (``openat``, ``mkdirat``, ``renameat``, ``unlinkat``, ``fstatat`` without
+following). A file is written to a hidden temporary name created exclusively in its
+destination folder (``.dw-<16 random hex digits>.part``: unpredictable, matched by
+:data:`~drivewidget.transfer.copier.TEMP_RE`, so ``stage`` / ``sync_back`` skip and remove
+it too), flushed, and only then renamed over the final name, so the drive never holds a torn
+file under a real name: a pass cut short leaves the previous complete version, and its
+temporary file is removed by the next pass.
+
+A :class:`DestTree` lives for one pass; it counts its operations on the drive (``ops``),
+which tests use to show that a pass touches the drive only for what changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+import stat
+import threading
+import zlib
+from collections.abc import Collection, Iterator
+
+from ..errors import InvalidPath
+from ..transfer.copier import CHUNK, TEMP_RE, show
+
+__all__ = ["DestTree", "TempFile", "is_temp_name", "new_temp_name"]
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_TEMP_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def new_temp_name() -> str:
+    """A fresh hidden temporary name (unpredictable, so nobody can prepare a trap under it)."""
+    return f".dw-{secrets.token_hex(8)}.part"
+
+
+def is_temp_name(name: str) -> bool:
+    return TEMP_RE.match(name) is not None
+
+
+def split(rel: str) -> tuple[str, str]:
+    """``rel`` as (folder, name): ``"a/b/c.bin"`` -> ``("a/b", "c.bin")``."""
+    folder, _, name = rel.rpartition(os.sep)
+    return folder, name
+
+
+class DestTree:
+    """The destination folder on the drive, reached through descriptors only (see the module)."""
+
+    def __init__(self, root_fd: int, shown: str) -> None:
+        self._fds: dict[str, int] = {"": root_fd}
+        self._lock = threading.Lock()
+        self.shown = shown
+        """The destination as a path, for messages only (never opened by name again)."""
+        self.ops = 0
+        """Operations on the drive so far (opens, stats, writes, renames...)."""
+
+    @classmethod
+    def open(cls, base: str, rel: str, *, create: bool = True) -> DestTree:
+        """Open ``base/rel`` (``base``: the drive's root or mountpoint, trusted; ``rel`` is
+        walked without following links, its missing folders created when ``create``)."""
+        fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        tree = cls(fd, os.path.join(base, rel) if rel else base)
+        tree.ops += 1
+        try:
+            if rel:
+                tree._fds[""] = tree._walk(fd, rel, create=create, shown_base=base)
+                os.close(fd)
+        except BaseException:
+            tree.close()
+            with contextlib.suppress(OSError):
+                os.close(fd)
+            raise
+        return tree
+
+    def close(self) -> None:
+        with self._lock:
+            fds, self._fds = list(self._fds.values()), {}
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def __enter__(self) -> DestTree:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- folders -------------------------------------------------------------------------
+
+    def folder(self, rel_dir: str, *, create: bool = True) -> int:
+        """A descriptor of the folder ``rel_dir`` under the destination (cached for the pass)."""
+        with self._lock:
+            fd = self._fds.get(rel_dir)
+            if fd is not None:
+                return fd
+        parent_rel, name = split(rel_dir)
+        parent = self.folder(parent_rel, create=create)
+        fd = self._walk(parent, name, create=create, shown_base=os.path.join(self.shown, parent_rel))
+        with self._lock:
+            if rel_dir in self._fds:  # another thread opened it meanwhile
+                os.close(fd)
+                return self._fds[rel_dir]
+            self._fds[rel_dir] = fd
+            return fd
+
+    def _walk(self, start: int, rel: str, *, create: bool, shown_base: str) -> int:
+        """Open the folders of ``rel`` one by one below ``start``; a new descriptor."""
+        fd = os.dup(start)
+        try:
+            done = shown_base
+            for part in rel.split(os.sep):
+                if part in ("", ".", ".."):
+                    raise InvalidPath(f"{show(rel)}: '{part}' is not a folder name here.")
+                done = os.path.join(done, part)
+                nxt = self._open_dir(fd, part, create=create, shown=done)
+                os.close(fd)
+                fd = nxt
+            return fd
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def _open_dir(self, parent: int, name: str, *, create: bool, shown: str) -> int:
+        for _ in range(3):
+            self.ops += 1
+            try:
+                return os.open(name, _DIR_FLAGS, dir_fd=parent)
+            except FileNotFoundError:
+                if not create:
+                    raise
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise InvalidPath(_not_a_folder(parent, name, shown)) from exc
+                raise
+            self.ops += 1
+            with contextlib.suppress(FileExistsError):  # made meanwhile: open it on the next turn
+                os.mkdir(name, 0o777, dir_fd=parent)
+        raise InvalidPath(f"{show(shown)} keeps changing on the drive; it could not be opened.")
+
+    # -- looking -------------------------------------------------------------------------
+
+    def lstat(self, rel: str) -> os.stat_result | None:
+        """What is at ``rel`` (not following a link), or None. A missing folder is None too."""
+        folder, name = split(rel)
+        try:
+            fd = self.folder(folder, create=False)
+            self.ops += 1
+            return os.stat(name, dir_fd=fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+
+    def listing(self, rel_dir: str, wanted: Collection[str] | None = None) -> dict[str, os.stat_result]:
+        """The entries of ``rel_dir`` (only ``wanted`` names when given; none if it is missing),
+        without following links. Temporary files left by an earlier pass are removed."""
+        try:
+            fd = self.folder(rel_dir, create=False)
+        except FileNotFoundError:
+            return {}
+        found: dict[str, os.stat_result] = {}
+        self.ops += 1
+        for name, st in self._scan(fd):
+            if is_temp_name(name):
+                self.ops += 1
+                with contextlib.suppress(OSError):
+                    os.unlink(name, dir_fd=fd)
+            elif wanted is None or name in wanted:
+                found[name] = st
+        return found
+
+    def _scan(self, fd: int) -> Iterator[tuple[str, os.stat_result]]:
+        with os.scandir(fd) as entries:
+            for entry in entries:
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                yield entry.name, st
+
+    # -- changing ------------------------------------------------------------------------
+
+    def create_temp(self, rel_dir: str) -> TempFile:
+        """A new, empty, exclusively created temporary file in ``rel_dir`` (made if missing)."""
+        fd_dir = self.folder(rel_dir, create=True)
+        for _ in range(5):
+            name = new_temp_name()
+            self.ops += 1
+            try:
+                fd = os.open(name, _TEMP_FLAGS, 0o600, dir_fd=fd_dir)
+            except FileExistsError:
+                continue
+            return TempFile(self, fd_dir, fd, name)
+        raise OSError(errno.EEXIST, "no free temporary name", os.path.join(self.shown, rel_dir))
+
+    def remove_file(self, rel: str) -> bool:
+        """Delete the file (or link) ``rel``, never a folder; True when something was removed."""
+        folder, name = split(rel)
+        try:
+            fd = self.folder(folder, create=False)
+            self.ops += 1
+            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode):
+                return False
+            self.ops += 1
+            os.unlink(name, dir_fd=fd)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def remove_empty_folder(self, rel_dir: str) -> bool:
+        """Remove the folder ``rel_dir`` if it is empty (a collaborator's files keep it)."""
+        parent, name = split(rel_dir)
+        try:
+            fd = self.folder(parent, create=False)
+            with self._lock:
+                cached = self._fds.pop(rel_dir, None)
+            if cached is not None:
+                os.close(cached)
+            self.ops += 1
+            os.rmdir(name, dir_fd=fd)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        except OSError as exc:
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                return False
+            raise
+        return True
+
+    def sync_folders(self) -> None:
+        """fsync every folder this pass opened (the renames become durable where it matters)."""
+        with self._lock:
+            fds = list(self._fds.values())
+        for fd in fds:
+            self.ops += 1
+            with contextlib.suppress(OSError):
+                os.fsync(fd)
+
+
+class TempFile:
+    """A temporary file being written on the drive; :meth:`commit` renames it into place."""
+
+    def __init__(self, tree: DestTree, dir_fd: int, fd: int, name: str) -> None:
+        self.tree, self.dir_fd, self.fd, self.name = tree, dir_fd, fd, name
+        self.written = 0
+        self.crc = 0
+
+    def write(self, data: bytes | memoryview) -> None:
+        view = memoryview(data)
+        self.crc = zlib.crc32(view, self.crc)
+        self.written += len(view)
+        while view:
+            self.tree.ops += 1
+            view = view[os.write(self.fd, view) :]
+
+    def commit(
+        self,
+        final_name: str,
+        *,
+        mtime_ns: int,
+        fsync: bool = True,
+        verify: bool = True,
+        utime_warn: list[str],
+    ) -> None:
+        """Set the time, flush, check what was written, and rename over ``final_name``.
+
+        Raises ``IsADirectoryError`` when a folder has that name on the drive, ``ValueError``
+        when the bytes read back differ from those written (the temporary file is removed).
+        """
+        try:
+            try:
+                os.utime(self.fd, ns=(mtime_ns, mtime_ns))
+            except OSError as exc:
+                utime_warn.append(exc.strerror or str(exc))
+            if fsync:
+                self.tree.ops += 1
+                os.fsync(self.fd)
+            if verify:
+                self._verify()
+            os.close(self.fd)
+            self.fd = -1
+            self.tree.ops += 1
+            try:
+                st: os.stat_result | None = os.stat(final_name, dir_fd=self.dir_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                st = None
+            if st is not None and stat.S_ISDIR(st.st_mode):
+                raise IsADirectoryError(errno.EISDIR, "a folder has this name on the drive", final_name)
+            self.tree.ops += 1
+            os.rename(self.name, final_name, src_dir_fd=self.dir_fd, dst_dir_fd=self.dir_fd)
+        except BaseException:
+            self.discard()
+            raise
+
+    def _verify(self) -> None:
+        self.tree.ops += 1
+        if os.fstat(self.fd).st_size != self.written:
+            raise ValueError("the copy on the drive has the wrong size when read back")
+        check, offset = 0, 0
+        while offset < self.written:
+            self.tree.ops += 1
+            chunk = os.pread(self.fd, min(CHUNK, self.written - offset), offset)
+            if not chunk:
+                break
+            check = zlib.crc32(chunk, check)
+            offset += len(chunk)
+        if offset != self.written or check != self.crc:
+            raise ValueError("the copy read back from the drive differs from what was written")
+
+    def discard(self) -> None:
+        """Close and remove the temporary file (after a failure or a cancel)."""
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = -1
+        with contextlib.suppress(OSError):
+            os.unlink(self.name, dir_fd=self.dir_fd)
+
+
+def _not_a_folder(parent: int, name: str, shown: str) -> str:
+    try:
+        st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+    except OSError:
+        return f"{show(shown)} cannot be opened as a folder on the drive."
+    if stat.S_ISLNK(st.st_mode):
+        return (
+            f"{show(shown)} is a symbolic link on the drive; keep-synced never writes through links. "
+            "Remove the link or choose another drive folder."
+        )
+    return f"{show(shown)} is a file on the drive where a folder is needed. Move it away or choose another folder."
