@@ -1,4 +1,4 @@
-"""Folder listing on a cold rclone FUSE mount: ipyfilechooser 0.6.0 vs drivewidget.ui.listing.
+"""Folder listing on a cold rclone FUSE mount: ipyfilechooser 0.6.0 vs drivewidget.folders.
 
 Creates a folder of 10,000 files and 200 sub-folders, mounts it with a real
 ``rclone mount <folder> <mp> --vfs-cache-mode writes`` and measures, each on a freshly
@@ -7,7 +7,7 @@ started mount (cold kernel and rclone caches), in a subprocess:
 (a) ``ipyfilechooser.utils.get_dir_contents(mp, show_only_dirs=True, ...)``, called the way
     ``FileChooser._set_form_values`` calls it (which does it twice per folder, plus an
     ``os.listdir``; that whole navigation is shown too), and
-(b) ``drivewidget.ui.listing.list_folder(mp, dirs_only=True)`` without its cache.
+(b) ``drivewidget.folders.list_folder(mp, dirs_only=True)`` without its cache.
 
 A bare ``os.scandir`` (names only) is timed too: it is the floor any listing pays, mostly
 rclone answering the first READDIR of a cold folder. Each is timed again 1.5 s later on the
@@ -52,7 +52,7 @@ WORKER = textwrap.dedent(
     path, which, once = sys.argv[1], sys.argv[2], sys.argv[3:] == ["once"]
     cached = None
     if which == "ours":
-        from drivewidget.ui.listing import ListingCache, list_folder
+        from drivewidget.folders import ListingCache, list_folder
         def run():
             shown = list_folder(path, dirs_only=True, limit=0)
             return shown.total_folders

@@ -7,7 +7,8 @@ subclass keeps its look and its public API but replaces every method that touche
 filesystem (``_set_form_values``, ``_on_dircontent_select``, ``_show_dialog``,
 ``_apply_selection``, ``reset``, ``refresh`` and the setters that validate paths):
 
-* listings come from :mod:`drivewidget.ui.listing` (one scandir pass, capped, cached);
+* listings, checks and new folders come from :mod:`drivewidget.folders` (one scandir pass,
+  capped, cached; the drive read through :mod:`drivewidget.drivefs`);
 * every filesystem access runs under :func:`drivewidget.status.probe.bounded`, so a dead
   mount answers "not responding" after ``timeout`` seconds instead of blocking;
 * folders only, inside ``sandbox_path`` (the drive root, or its parent when Shared drives
@@ -29,12 +30,10 @@ capture prints meant for the notebook.
 from __future__ import annotations
 
 import contextlib
-import errno
 import functools
 import html
 import logging
 import os
-import stat
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
@@ -42,11 +41,12 @@ from ipyfilechooser import FileChooser
 from ipywidgets import HTML, Button, HBox, Layout, Text, VBox, Widget
 from traitlets import Bool, Unicode
 
-from ..controller import folder_error
-from ..errors import DriveError, InvalidPath, NotMounted, StaleMount
+from .. import folders
+from ..errors import DriveError, InvalidPath, NotMounted, StaleMount, from_os_error
+from ..folders import DEFAULT_LIMIT, ListingCache, Scan, make_listing, shared_cache
 from ..status.mounttable import is_within
 from ..status.probe import bounded
-from .listing import DEFAULT_LIMIT, ListingCache, Scan, display_name, make_listing, shared_cache
+from ..text import display_name
 
 __all__ = ["DEFAULT_TIMEOUT", "NOT_RESPONDING", "DriveFolderChooser"]
 
@@ -60,9 +60,6 @@ folder on a real cloud can take a few seconds)."""
 NOT_RESPONDING = "not responding"
 CHOOSE_SHOWN = "Choose this folder"
 """The commit button's text while browsing (the label says which folder that is)."""
-SHARED_DRIVE_NAMES = ("Shareddrives", "Shared drives")
-"""How Colab (``<mountpoint>/Shareddrives``) and rclone users name the shared-drives folder."""
-MAX_NAME_BYTES = 255
 
 _COLOURS = {"info": "#555", "success": "#26a269", "warning": "#a05a00", "error": "#c01c28"}
 _SHOWN: None = None  # layout.display value that shows a widget
@@ -77,22 +74,6 @@ def _subpaths(restricted: str) -> list[str]:
         paths.append(head)
         head, tail = os.path.split(head)
     return paths
-
-
-def _check_folder(target: str, sandbox: str) -> str:
-    """Runs on a probe thread: ``target`` exists, is a folder and stays inside the sandbox."""
-    st = os.stat(target)
-    if not stat.S_ISDIR(st.st_mode):
-        raise NotADirectoryError(errno.ENOTDIR, "Not a folder", target)
-    _check_inside(target, sandbox)
-    return target
-
-
-def _check_inside(target: str, sandbox: str) -> None:
-    """Runs on a probe thread: symlinks in ``target`` do not lead out of the sandbox."""
-    real = os.path.realpath(target)
-    if not is_within(real, os.path.realpath(sandbox)):
-        raise OSError(errno.EXDEV, f"leads outside the drive (to {real})", target)
 
 
 class DriveFolderChooser(FileChooser):  # type: ignore[misc]
@@ -257,20 +238,8 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
             raise self._reject(InvalidPath(f"{root_path} is not inside {given_sandbox}."))
 
         def inspect() -> str | None:
-            _check_folder(root_path, given_sandbox or root_path)
-            shared = None
-            places = [root_path]
-            if os.path.basename(root_path) == "MyDrive":  # Colab: <mp>/MyDrive, <mp>/Shareddrives
-                places.insert(0, os.path.dirname(root_path))
-            for place in places:
-                for name in SHARED_DRIVE_NAMES:
-                    candidate = os.path.join(place, name)
-                    if os.path.isdir(candidate):
-                        shared = candidate
-                        break
-                if shared:
-                    break
-            return shared
+            folders.check_folder(root_path, given_sandbox or root_path)
+            return folders.shared_drives_folder(root_path)
 
         shared = self._bounded(root_path, inspect)  # raises on failure
         if shared and given_sandbox is None and not is_within(shared, self._sandbox_path):
@@ -319,7 +288,7 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
         self._clear()
         self._require_root()
         target, sandbox = self._resolve(path), self._sandbox_path or ""
-        self._bounded(target, lambda: _check_folder(target, sandbox))
+        self._bounded(target, lambda: folders.check_folder(target, sandbox))
         self._show_folder(target)  # raises when it cannot be listed: the dialog stays as it was
         self._open_dialog()
         self._path_box.value = ""
@@ -329,7 +298,7 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
         self._clear()
         self._require_root()
         target, sandbox = self._resolve(path), self._sandbox_path or ""
-        self._bounded(target, lambda: _check_folder(target, sandbox))
+        self._bounded(target, lambda: folders.check_folder(target, sandbox))
         refusal = self._commit(target)
         if refusal is not None:
             raise refusal
@@ -343,19 +312,13 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
             raise self._reject(
                 InvalidPath("The drive is mounted read-only, so no folder can be created on it.")
             )
-        problem = self._name_problem(name)
+        problem = folders.name_problem(name)
         if problem:
             raise self._reject(InvalidPath(problem))
         target = os.path.join(parent, name)
-
-        def create() -> str:
-            if os.path.lexists(target):
-                raise FileExistsError(errno.EEXIST, "exists", target)
-            os.mkdir(target)
-            return target
-
+        area = self._sandbox_path or parent
         try:
-            self._bounded(target, create, action="create")
+            self._bounded(target, lambda: folders.make_folder(parent, name, area), action="create")
         finally:
             self._cache.invalidate(parent)
         self._new_name.value = ""
@@ -686,24 +649,6 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
             )
         return target
 
-    def _name_problem(self, name: str) -> str:
-        if not name or not name.strip():
-            return "Type a name for the new folder."
-        if name in (os.curdir, os.pardir):
-            return f"{name!r} is not a folder name. Choose another name."
-        if os.sep in name or (os.altsep and os.altsep in name):
-            return "A folder name cannot contain '/'. Create one folder at a time."
-        if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name):
-            return "A folder name cannot contain control characters such as a line break or NUL."
-        try:
-            size = len(os.fsencode(name))
-        except UnicodeError:
-            return "That name cannot be written as a file name. Choose another name."
-
-        if size > MAX_NAME_BYTES:
-            return f"That name is too long ({size} bytes; the limit is {MAX_NAME_BYTES})."
-        return ""
-
     def _bounded(self, target: str, fn: Callable[[], T], action: str = "open") -> T:
         """Run a filesystem call with the deadline; raise (and record) a DriveError on failure."""
         result = bounded(self._probe_key, fn, self.timeout)
@@ -725,7 +670,7 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
 
     def _os_error(self, target: str, exc: OSError, action: str) -> DriveError:
         area = self._sandbox_path or "the drive's root"
-        return folder_error(display_name(target), exc, action=action, area=area)
+        return from_os_error(exc, doing=action, path=display_name(target), folder=True, area=area)
 
     def _try_show(self, path: str, refresh: bool = False) -> bool:
         """Show ``path``; on failure the reason is in ``message`` and False is returned."""
@@ -741,8 +686,7 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
         cache, sandbox = self._cache, self._sandbox_path or target
 
         def load() -> tuple[Scan, bool]:
-            _check_inside(target, sandbox)
-            return cache.scan(target, refresh=refresh)
+            return cache.scan(target, refresh=refresh, area=sandbox)
 
         scan, hit = self._bounded(target, load)
         if target != self._current:  # a new folder: back to the first page, no filter

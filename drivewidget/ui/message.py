@@ -7,7 +7,7 @@ import html
 import ipywidgets as widgets
 from traitlets import Enum, Unicode
 
-from .listing import safe_text
+from ..text import safe_text
 
 _COLOURS = {"info": "#1a5fb4", "success": "#26a269", "warning": "#a05a00", "error": "#c01c28"}
 

@@ -24,11 +24,11 @@ from ..controller import DriveController
 from ..errors import DriveError, InvalidPath
 from ..remember import remember_folder, remembered_folder
 from ..status.sample import StatusSampler
+from ..text import display_name, safe_text
 from ._compat import titled_accordion
 from .actions import ActionRunner, explain
 from .chooser import DriveFolderChooser
 from .connect import ConnectPanel
-from .listing import display_name, safe_text
 from .live import DEFAULT_INTERVAL, LiveUpdater
 from .message import MessageBox
 from .stage_view import StageView

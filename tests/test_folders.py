@@ -1,9 +1,10 @@
-"""drivewidget.ui.listing: one scandir pass, no stat per entry, capped, cached by folder mtime."""
+"""drivewidget.folders: one scandir pass, no stat per entry, capped, cached by folder mtime."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,17 +15,19 @@ from pathlib import Path
 
 import pytest
 
-from drivewidget.ui import listing
-from drivewidget.ui.listing import (
+from drivewidget import folders as listing
+from drivewidget.folders import (
     Listing,
     ListingCache,
-    display_name,
+    check_folder,
     list_folder,
+    make_folder,
     make_listing,
     scan_folder,
 )
+from drivewidget.text import display_name
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 AWKWARD = [
     "with space",
@@ -145,7 +148,12 @@ def test_only_symlinks_cost_a_stat(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         def __exit__(self, *exc: object) -> None:
             return None
 
+    def stat_at(fd: int, name: str, **kwargs: object) -> os.stat_result:
+        asked.append(f"stat {name}")  # one look through each link, relative to the folder
+        return os.stat(tmp_path if name == "ld" else __file__)
+
     monkeypatch.setattr(listing.os, "scandir", FakeScandir)
+    monkeypatch.setattr(listing.drivefs, "stat_at", stat_at)
     scan = scan_folder(tmp_path)
     assert scan.folders == ("d", "ld") and len(scan.files) == 101
     assert asked == ["stat ld", "stat lf"]
@@ -239,7 +247,8 @@ class ScandirCounter:
         real = os.scandir
 
         def scandir(path: object = ".") -> object:
-            if os.fspath(path) == self.folder:  # type: ignore[arg-type]
+            where = os.readlink(f"/proc/self/fd/{path}") if isinstance(path, int) else os.fspath(path)  # type: ignore[arg-type]
+            if where == self.folder:
                 self.calls += 1
             return real(path)  # type: ignore[arg-type]
 
@@ -344,8 +353,9 @@ def test_cache_validation_is_one_stat_of_the_folder(folder: Path, monkeypatch: p
         return real(path, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(listing.os, "stat", counting_stat)
+    monkeypatch.setattr(listing.os, "fstat", lambda fd: stats.append(fd) or real(fd))  # type: ignore[func-returns-value]
     _, hit = cache.scan(folder)
-    assert hit and stats == [os.fspath(folder)]
+    assert hit and len(stats) == 1 and isinstance(stats[0], int)  # one fstat of the opened folder
 
 
 # -- stat syscalls, counted by strace ---------------------------------------------
@@ -355,7 +365,7 @@ STRACE = shutil.which("strace")
 LIST_SCRIPT = textwrap.dedent(
     """
     import sys
-    from drivewidget.ui.listing import list_folder
+    from drivewidget.folders import list_folder
     import ipyfilechooser.utils as u
     path, which = sys.argv[1], sys.argv[2]
     if which == "ours":
@@ -380,8 +390,8 @@ def stat_calls_on(folder: str, which: str, tmp_path: Path) -> tuple[int, int, st
         pytest.skip(f"strace cannot run here: {proc.stderr.strip()[-300:]}")
     inside = itself = 0
     for line in log.read_text(errors="replace").splitlines():
-        if f'"{folder}/' in line:
-            inside += 1
+        if f'"{folder}/' in line or re.search(r'stat[a-z0-9]*\(\d+, "[^"]+"', line):
+            inside += 1  # by path, or by a name relative to an open folder's descriptor
         elif f'"{folder}"' in line:
             itself += 1
     return inside, itself, proc.stdout
@@ -448,7 +458,7 @@ def test_rclone_mount_listing_makes_no_stat_per_entry(
 def test_listing_imports_no_widgets() -> None:
     code = (
         "import sys; sys.modules['ipywidgets'] = None; sys.modules['ipyfilechooser'] = None\n"
-        "import drivewidget.ui.listing as m; print(m.DEFAULT_LIMIT)"
+        "import drivewidget.folders as m; print(m.DEFAULT_LIMIT)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert out.returncode == 0, out.stderr
@@ -460,3 +470,52 @@ def test_a_filter_says_how_many_match(tmp_path: Path) -> None:
         (tmp_path / name).mkdir()
     listing = list_folder(tmp_path, dirs_only=True, name_filter="al")
     assert listing.summary() == "2 folders match 'al'."
+
+
+# -- checks and new folders, through drivefs ---------------------------------------------
+
+
+def test_check_folder_stays_inside_the_area(tmp_path: Path) -> None:
+    drive, outside = tmp_path / "drive", tmp_path / "outside"
+    (drive / "a" / "b").mkdir(parents=True)
+    outside.mkdir()
+    (drive / "file").write_text("")
+    (drive / "in-link").symlink_to("a")
+    (drive / "out-link").symlink_to(outside)
+    assert check_folder(drive / "a" / "b", drive) == str(drive / "a" / "b")
+    assert check_folder(drive / "in-link" / "b", drive) == str(drive / "in-link" / "b")
+    for bad, code in (("out-link", "EXDEV"), ("file", "ENOTDIR"), ("nope", "ENOENT")):
+        with pytest.raises(OSError) as caught:
+            check_folder(drive / bad, drive)
+        assert caught.value.errno == getattr(__import__("errno"), code), bad
+    with pytest.raises(OSError) as caught:
+        check_folder(outside, drive)  # outside by its path alone
+    assert caught.value.errno == __import__("errno").EXDEV
+
+
+def test_links_out_of_the_area_are_not_folders(tmp_path: Path) -> None:
+    drive, outside = tmp_path / "drive", tmp_path / "outside"
+    (drive / "a").mkdir(parents=True)
+    outside.mkdir()
+    (drive / "to-a").symlink_to("a")
+    (drive / "escape").symlink_to(outside)
+    scan = scan_folder(drive, area=drive)
+    assert scan.folders == ("a", "to-a") and "escape" in scan.files
+
+
+def test_make_folder_never_follows_a_name_swapped_for_a_link(tmp_path: Path) -> None:
+    drive, outside = tmp_path / "drive", tmp_path / "outside"
+    (drive / "p").mkdir(parents=True)
+    outside.mkdir()
+    assert make_folder(drive / "p", "new", drive) == str(drive / "p" / "new")
+    assert (drive / "p" / "new").is_dir()
+    (drive / "p" / "dangling").symlink_to(outside / "made-through-link")
+    with pytest.raises(FileExistsError):
+        make_folder(drive / "p", "dangling", drive)
+    assert not (outside / "made-through-link").exists()
+    (drive / "link").symlink_to(outside)
+    with pytest.raises(OSError) as caught:
+        make_folder(drive / "link", "x", drive)
+    assert caught.value.errno == __import__("errno").EXDEV and not (outside / "x").exists()
+    with pytest.raises(ValueError, match="cannot contain '/'"):
+        make_folder(drive / "p", "a/b", drive)

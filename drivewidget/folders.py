@@ -1,57 +1,78 @@
-"""Fast folder listings for network filesystems (no widgets here).
+"""The drive's folders without widgets: list them fast and safely, check a choice, create one.
 
-On a FUSE mount of a cloud drive every ``stat`` is a round trip to the FUSE daemon (and,
-for a folder not seen yet, to the cloud). ipyfilechooser 0.6.0 lists a folder with
-``os.listdir`` and then one ``os.path.isdir`` per entry, so a folder of 10,000 files costs
-10,000 stats. This module lists a folder with ONE ``os.scandir`` pass and takes each
-entry's type from the directory entry itself (``d_type``, which ``readdir`` returns with
-the names), so a regular entry costs no ``stat`` at all. Only entries whose type the
-filesystem did not report (``DT_UNKNOWN``, where Python's ``DirEntry`` does one ``lstat``)
-and symlinks (one ``stat`` to see whether they lead to a folder) cost a call.
+Everything here reads the untrusted drive through :mod:`drivewidget.drivefs` (folders
+opened one name at a time relative to a descriptor, symlinks followed only while they stay
+inside the drive), and none of it has a deadline of its own: on a FUSE mount run it under
+:func:`drivewidget.status.probe.bounded`. Errors are ``OSError`` with an errno; callers turn
+them into messages with :func:`drivewidget.errors.from_os_error`.
+
+Listing. On a FUSE mount of a cloud drive every ``stat`` is a round trip to the FUSE
+daemon (and, for a folder not seen yet, to the cloud). ipyfilechooser 0.6.0 lists a folder
+with ``os.listdir`` and then one ``os.path.isdir`` per entry, so a folder of 10,000 files
+costs 10,000 stats. Here a folder is listed with ONE ``os.scandir`` pass over an open
+descriptor and each entry's type comes from the directory entry itself (``d_type``), so a
+regular entry costs no ``stat`` at all. Only entries whose type the filesystem did not
+report (``DT_UNKNOWN``, where ``DirEntry`` does one ``lstat``) and symlinks (one check of
+where they lead) cost a call; a symlink counts as a folder only when it leads to a folder
+inside the area being browsed.
 
 Huge folders are capped (:data:`DEFAULT_LIMIT` names shown, the totals reported, so the
 UI can say "showing 1,000 of 10,200 — type a name to filter" or page), and a small cache
 keyed by path avoids listing a folder the user has not changed again: an entry is reused
-while the folder's own ``mtime``/inode are unchanged (one ``stat`` of the folder, never
+while the folder's own ``mtime``/inode are unchanged (one ``fstat`` of the folder, never
 one per entry) and it is younger than ``ttl`` (changes made on another machine do not
 always move a FUSE folder's mtime, so entries also expire).
 
 Names are handled as ``str`` with Python's surrogate escapes, exactly as ``os.scandir``
-returns them, and never pass through a shell; :func:`display_name` turns one into text
-that is safe to send to a browser (undecodable bytes shown as ``\\xff``).
+returns them, and never pass through a shell; :func:`drivewidget.text.display_name` turns
+one into text that is safe to send to a browser.
 
 Layering::
 
-    scan_folder(path)            one stat of the folder + one scandir pass -> Scan
+    scan_folder(path, area=)     one fstat of the folder + one scandir pass -> Scan
     ListingCache.scan(path)      Scan, reused while valid (mtime, inode, expiry)
     make_listing(scan, ...)      filter hidden / by name, sort, cap, page -> Listing
     list_folder(path, ...)       the three together
+    check_folder(path, area)     an existing folder inside ``area`` (links followed inside only)
+    name_problem(name)           why ``name`` cannot be a new folder's name, or ""
+    make_folder(parent, name, area)   mkdir relative to the parent's descriptor
+    shared_drives_folder(root)   where Shared drives sit beside the root, if anywhere
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import fnmatch
 import functools
 import os
+import stat
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+
+from . import drivefs
 
 __all__ = [
     "DEFAULT_LIMIT",
     "DEFAULT_TTL",
+    "MAX_NAME_BYTES",
+    "SHARED_DRIVE_NAMES",
     "Listing",
     "ListingCache",
     "Scan",
-    "display_name",
+    "check_folder",
     "list_folder",
+    "make_folder",
     "make_listing",
-    "safe_text",
+    "name_problem",
+    "open_folder",
     "scan_folder",
     "shared_cache",
+    "shared_drives_folder",
 ]
 
 DEFAULT_LIMIT = 1000
@@ -61,6 +82,9 @@ DEFAULT_TTL = 30.0
 RACY_WINDOW = 2.0
 """A folder modified this close to (or after) its listing may have changed within the same
 timestamp tick (FUSE mtimes can be as coarse as a second), so its mtime proves nothing."""
+MAX_NAME_BYTES = drivefs.MAX_NAME_BYTES
+SHARED_DRIVE_NAMES = ("Shareddrives", "Shared drives")
+"""How Colab (``<mountpoint>/Shareddrives``) and rclone users name the shared-drives folder."""
 
 
 def _sort_key(name: str) -> tuple[str, str]:
@@ -97,19 +121,54 @@ class Scan:
         return len(self.folders) + len(self.raw_files)
 
 
-def scan_folder(path: str | os.PathLike[str], st: os.stat_result | None = None) -> Scan:
-    """List ``path`` in one ``os.scandir`` pass; no ``stat`` per regular entry.
+@contextlib.contextmanager
+def open_folder(path: str | os.PathLike[str], area: str | os.PathLike[str] | None = None) -> Iterator[int]:
+    """An ``O_PATH`` descriptor of the folder ``path``, closed when the block ends.
 
-    ``st`` is the folder's own stat if the caller already has it (taken *before* the scan,
-    so a change during the scan shows up as a new mtime next time). Raises ``OSError``.
+    With ``area`` (the drive's root, trusted), ``path`` must lie inside it and is opened one
+    name at a time from there, following a symlink only while it stays inside ``area``
+    (``EXDEV`` otherwise); without, ``path`` itself is the trusted starting point.
     """
-    path = os.fspath(path)
+    target = os.path.abspath(os.fspath(path))
+    if area is None:
+        fd = drivefs.open_dir(target)
+    else:
+        top = os.path.abspath(os.fspath(area))
+        rel = os.path.relpath(target, top)
+        if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+            raise OSError(errno.EXDEV, "is outside the drive", target)
+        fd = drivefs.open_dir(top, "" if rel == os.curdir else rel, links="inside", area=top)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def scan_folder(
+    path: str | os.PathLike[str],
+    st: os.stat_result | None = None,
+    *,
+    area: str | os.PathLike[str] | None = None,
+) -> Scan:
+    """List ``path`` in one ``os.scandir`` pass over its descriptor; no ``stat`` per regular entry.
+
+    ``area``: see :func:`open_folder`; a symlink counts as a folder only when it leads to a
+    folder inside ``area`` (default: ``path`` itself). ``st`` is the folder's own stat if the
+    caller already has it (taken *before* the scan, so a change during the scan shows up as
+    a new mtime next time). Raises ``OSError``.
+    """
+    with open_folder(path, area) as fd:
+        return _scan_open(os.path.abspath(os.fspath(path)), fd, st, area)
+
+
+def _scan_open(path: str, fd: int, st: os.stat_result | None, area: str | os.PathLike[str] | None) -> Scan:
     wall, mono = time.time(), time.monotonic()
     if st is None:
-        st = os.stat(path)
+        st = os.fstat(fd)
     folders: list[str] = []
     files: list[str] = []
-    with os.scandir(path) as entries:
+    inside: str | int = os.fspath(area) if area is not None else fd
+    with drivefs.opened(drivefs.open_listable(fd)) as listable, os.scandir(listable) as entries:
         for entry in entries:
             name = entry.name
             try:
@@ -117,11 +176,7 @@ def scan_folder(path: str | os.PathLike[str], st: os.stat_result | None = None) 
                 if entry.is_dir(follow_symlinks=False):
                     folders.append(name)
                 elif entry.is_symlink():  # answered from d_type / the lstat above
-                    try:
-                        is_folder = entry.is_dir()  # one stat, through the link
-                    except OSError:
-                        is_folder = False  # broken or looping link: not a folder
-                    (folders if is_folder else files).append(name)
+                    (folders if _link_is_folder(fd, name, inside) else files).append(name)
                 else:
                     files.append(name)
             except FileNotFoundError:
@@ -140,6 +195,15 @@ def scan_folder(path: str | os.PathLike[str], st: os.stat_result | None = None) 
         scanned_at=mono,
         scanned_wall=wall,
     )
+
+
+def _link_is_folder(fd: int, name: str, area: str | int) -> bool:
+    """A symlink is a folder for browsing only when it leads to a folder inside ``area``
+    (one look through the link; broken, looping or leading-out links are not)."""
+    try:
+        return stat.S_ISDIR(drivefs.stat_at(fd, name, links="inside", area=area).st_mode)
+    except OSError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -257,7 +321,7 @@ def make_listing(
 class ListingCache:
     """Scans by folder path, reused while the folder is unchanged and younger than ``ttl``.
 
-    Validation costs one ``stat`` of the folder itself. Thread-safe: a scan that finishes
+    Validation costs opening the folder and one ``fstat`` of it. Thread-safe: a scan that finishes
     on a probe thread after its caller gave up still lands here, so the next try is fast.
     """
 
@@ -281,20 +345,30 @@ class ListingCache:
     def __contains__(self, path: object) -> bool:
         return isinstance(path, str) and os.path.abspath(path) in self._scans
 
-    def scan(self, path: str | os.PathLike[str], *, refresh: bool = False) -> tuple[Scan, bool]:
-        """Return ``(scan, from_cache)`` for ``path``; ``refresh`` forces a new listing."""
+    def scan(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        refresh: bool = False,
+        area: str | os.PathLike[str] | None = None,
+    ) -> tuple[Scan, bool]:
+        """Return ``(scan, from_cache)`` for ``path``; ``refresh`` forces a new listing.
+
+        ``area`` as for :func:`scan_folder`; the folder is opened (and so checked) each time.
+        """
         key = os.path.abspath(os.fspath(path))
-        st = os.stat(key)
-        with self._lock:
-            old = self._scans.get(key)
-        if old is not None and not refresh and self._valid(old, st):
+        with open_folder(key, area) as fd:
+            st = os.fstat(fd)
             with self._lock:
-                if key in self._scans:
-                    self._scans.move_to_end(key)
-            return old, True
-        started = self._clock()
-        # scan_folder stamps time.monotonic(); re-stamp with our clock (tests drive expiry).
-        new = dataclasses.replace(scan_folder(key, st), scanned_at=started)
+                old = self._scans.get(key)
+            if old is not None and not refresh and self._valid(old, st):
+                with self._lock:
+                    if key in self._scans:
+                        self._scans.move_to_end(key)
+                return old, True
+            started = self._clock()
+            # _scan_open stamps time.monotonic(); re-stamp with our clock (tests drive expiry).
+            new = dataclasses.replace(_scan_open(key, fd, st, area), scanned_at=started)
         with self._lock:
             self._scans[key] = new
             self._scans.move_to_end(key)
@@ -337,6 +411,7 @@ def list_folder(
     offset: int = 0,
     cache: ListingCache | None = None,
     refresh: bool = False,
+    area: str | os.PathLike[str] | None = None,
 ) -> Listing:
     """List a folder fast: one scandir pass (or a valid cached one), filtered and capped.
 
@@ -344,9 +419,9 @@ def list_folder(
     :func:`drivewidget.status.probe.bounded` when the folder may be on a hung mount).
     """
     if cache is None:
-        scan, hit = scan_folder(path), False
+        scan, hit = scan_folder(path, area=area), False
     else:
-        scan, hit = cache.scan(path, refresh=refresh)
+        scan, hit = cache.scan(path, refresh=refresh, area=area)
     return make_listing(
         scan,
         dirs_only=dirs_only,
@@ -358,22 +433,61 @@ def list_folder(
     )
 
 
-_CONTROL = {i: f"\\x{i:02x}" for i in [*range(0x20), 0x7F]}
+# -- checks and changes ----------------------------------------------------------------
 
 
-def display_name(name: str) -> str:
-    """Text safe to send to a browser for a file name from ``os.scandir``.
-
-    Undecodable bytes (kept by Python as surrogate escapes, which JSON cannot carry) are
-    shown as ``\\xff``; control characters such as a newline as ``\\x0a``.
-    """
-    return safe_text(name).translate(_CONTROL)
+def check_folder(path: str | os.PathLike[str], area: str | os.PathLike[str]) -> str:
+    """``path`` (absolute, normalised) if it is an existing folder inside ``area``, reached
+    without a symlink that leads out; raises ``OSError`` (``ENOENT``, ``ENOTDIR``, ``EXDEV``...)."""
+    with open_folder(path, area):
+        return os.path.abspath(os.fspath(path))
 
 
-def safe_text(text: str) -> str:
-    """``text`` (a message that may quote file names) with undecodable bytes shown as ``\\xff``,
-    so it can be sent to a browser; line breaks are kept."""
+def name_problem(name: str) -> str:
+    """Why ``name`` cannot be a new folder's name (in words that say what to do), or ""."""
+    if not name or not name.strip():
+        return "Type a name for the new folder."
+    if name in (os.curdir, os.pardir):
+        return f"{name!r} is not a folder name. Choose another name."
+    if os.sep in name or (os.altsep and os.altsep in name):
+        return "A folder name cannot contain '/'. Create one folder at a time."
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name):
+        return "A folder name cannot contain control characters such as a line break or NUL."
     try:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    except UnicodeEncodeError:  # a lone surrogate that is not an escape
-        return text.encode("utf-8", "backslashreplace").decode("ascii")
+        size = len(os.fsencode(name))
+    except UnicodeError:
+        return "That name cannot be written as a file name. Choose another name."
+    if size > MAX_NAME_BYTES:
+        return f"That name is too long ({size} bytes; the limit is {MAX_NAME_BYTES})."
+    return ""
+
+
+def make_folder(parent: str | os.PathLike[str], name: str, area: str | os.PathLike[str]) -> str:
+    """Create folder ``name`` in ``parent`` (inside ``area``) with ``mkdirat`` on the parent's
+    descriptor, never through a path string a collaborator could swap; returns its path.
+
+    Raises ``ValueError`` (with :func:`name_problem`'s words) for a bad name, ``OSError``
+    otherwise (``EEXIST`` when anything, a dangling link included, has that name).
+    """
+    problem = name_problem(name)
+    if problem:
+        raise ValueError(problem)
+    with open_folder(parent, area) as fd:
+        os.mkdir(name, 0o777, dir_fd=fd)
+    return os.path.join(os.path.abspath(os.fspath(parent)), name)
+
+
+def shared_drives_folder(root: str | os.PathLike[str]) -> str | None:
+    """The Shared drives folder beside or inside ``root`` (Colab: ``<mp>/Shareddrives`` beside
+    ``<mp>/MyDrive``), or None. ``root`` and its parent are the trusted mount itself."""
+    root_path = os.path.abspath(os.fspath(root))
+    places = [root_path]
+    if os.path.basename(root_path) == "MyDrive":
+        places.insert(0, os.path.dirname(root_path))
+    for place in places:
+        for name in SHARED_DRIVE_NAMES:
+            candidate = os.path.join(place, name)
+            with contextlib.suppress(OSError):
+                if stat.S_ISDIR(os.stat(candidate, follow_symlinks=False).st_mode):
+                    return candidate
+    return None
