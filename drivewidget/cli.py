@@ -74,7 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from .errors import DriveError
     from .status.gpu import GpuStatus
-    from .status.sample import DRIVE_TIMEOUT, take_sample
+    from .status.sample import take_sample
+    from .timeouts import SAMPLE_TIMEOUT
 
     controller: DriveController | None = None
     problem = ""
@@ -88,7 +89,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         gpu_source = (
             (lambda: GpuStatus(0.0, False, (), "GPU not queried (--no-gpu).")) if args.no_gpu else None
         )
-        timeout = DRIVE_TIMEOUT if args.timeout is None else args.timeout
+        timeout = SAMPLE_TIMEOUT if args.timeout is None else args.timeout
         sample = take_sample(controller, gpu_source=gpu_source, drive_timeout=timeout, error=problem)
     finally:
         if controller is not None:

@@ -42,23 +42,14 @@ from .errors import (
 from .holds import Holds
 from .status.mounttable import MountEntry, find_mount, is_within
 from .status.probe import DISCONNECTED_ERRNOS, bounded
+from .text import DISCONNECTED, NOT_RESPONDING, printable, stale_text, state_text
+from .timeouts import COMMAND_WAIT, FS_TIMEOUT, HOLD_TIMEOUT, REFRESH_TIMEOUT
 
 # Imported here, not inside the commands: once the working directory or sys.path points into
 # the drive, a first import searches the drive, and blocks for as long as the drive hangs.
 from .transfer import api as _transfers
 
 STATES = ("unmounted", "mounting", "mounted", "unmounting", "stale", "error")
-NOT_RESPONDING = "not responding"
-DISCONNECTED = "disconnected"
-
-REFRESH_TIMEOUT = 0.5
-"""Seconds a refresh waits for the drive to answer before calling it not responding."""
-COMMAND_WAIT = 3 * REFRESH_TIMEOUT + 1.0
-"""Seconds a command waits for a refresh in progress to finish (refreshes are bounded)."""
-FS_TIMEOUT = 5.0
-"""Seconds a chdir waits for the drive (a cold folder on a real cloud can take a while)."""
-HOLD_TIMEOUT = 60.0
-"""Seconds an unmount gives the work registered on the drive (a final sync pass) to settle."""
 
 if TYPE_CHECKING:
     from .transfer.copier import Transfer, TransferResult
@@ -121,24 +112,16 @@ class DriveController(HasTraits):
 
     def describe_state(self) -> str:
         """The state in words, as the panel and ``python -m drivewidget status`` show it."""
-        mp = self.mountpoint
-        if self.state == "mounted":
-            suffix = " (read-only)" if self.readonly else ""
-            if self.root and not is_within(self.root, mp):
-                return f"Using {self.root} as the drive (nothing mounted from a cloud){suffix}"
-            return f"Mounted at {mp}{suffix}"
-        if self.state == "unmounted" and (other := self._other_mount) is not None:
-            return (
-                f"Not mounted: {other.source} ({other.fstype}) is mounted at {mp} by something else. "
-                "Unmount it there, or choose another mountpoint."
-            )
-        return {
-            "unmounted": "Not mounted",
-            "mounting": f"Mounting at {mp}...",
-            "unmounting": f"Unmounting {mp} (writing pending changes first)...",
-            "stale": f"Stale mount at {mp}: {self.problem or DISCONNECTED}. Unmount to recover.",
-            "error": f"Not mounted: the last command failed. {self.error}".strip(),
-        }[self.state]
+        other = self._other_mount if self.state == "unmounted" else None
+        return state_text(
+            self.state,
+            self.mountpoint,
+            self.problem,
+            self.error,
+            self.readonly,
+            root=self.root,
+            foreign=f"{other.source} ({other.fstype})" if other is not None else "",
+        )
 
     def refresh(self) -> str:
         """Re-read the real mount state (bounded in time) and return it."""
@@ -219,19 +202,15 @@ class DriveController(HasTraits):
             root, area = self.root, self.drive_area
             raw = os.path.expanduser(os.fspath(path))
             if "\0" in raw:
-                raise self._reject(
-                    InvalidPath(f"{drivefs.printable(raw)}: a path cannot contain a NUL character.")
-                )
+                raise self._reject(InvalidPath(f"{printable(raw)}: a path cannot contain a NUL character."))
             target = os.path.normpath(raw if os.path.isabs(raw) else os.path.join(root, raw))
             if not is_within(target, area):
                 raise self._reject(
-                    InvalidPath(
-                        f"{drivefs.printable(target)} is outside the drive. Choose a folder under {root}."
-                    )
+                    InvalidPath(f"{printable(target)} is outside the drive. Choose a folder under {root}.")
                 )
             opener = _FolderOpener(target, area)
             result = bounded(self.mountpoint, opener.open, FS_TIMEOUT)
-            shown = drivefs.printable(target)
+            shown = printable(target)
             if result.error is not None:
                 raise self._reject(folder_error(shown, result.error))
             if result.timed_out or result.value is None:
@@ -449,11 +428,7 @@ class DriveController(HasTraits):
         self.message = "\n".join(line for line in lines if line)
 
     def _stale_text(self) -> str:
-        if self.problem == NOT_RESPONDING:
-            return f"The drive at {self.mountpoint} is not responding."
-        if self.problem in ("", DISCONNECTED):
-            return f"The drive at {self.mountpoint} is disconnected."
-        return f"The drive at {self.mountpoint} is disconnected ({self.problem})."
+        return stale_text(self.mountpoint, self.problem)
 
     def _state_text(self) -> str:
         return {"stale": f"stale ({self.problem})"}.get(self.state, self.state)

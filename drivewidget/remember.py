@@ -16,9 +16,10 @@ from .controller import DriveController
 from .settings import DriveSettings
 from .status.mounttable import is_within
 from .status.probe import bounded
+from .timeouts import SETTINGS_TIMEOUT
 
 KEY = "last_folder"
-TIMEOUT = 3.0
+TIMEOUT = SETTINGS_TIMEOUT
 
 
 @dataclass(frozen=True)

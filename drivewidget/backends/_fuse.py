@@ -6,6 +6,7 @@ import os
 
 from ..errors import BackendUnavailable, MountTimeout, UnmountError
 from ..status.mounttable import find_mount
+from ..timeouts import UNMOUNT_TIMEOUT
 from ._process import find_program, last_line, run
 
 FUSE_HINT = "Install FUSE 3 with `apt-get install fuse3` (Debian/Ubuntu)."
@@ -28,7 +29,7 @@ def check_fuse() -> None:
     fusermount()
 
 
-def fuse_unmount(mountpoint: str, *, lazy: bool = False, timeout: float = 15.0) -> None:
+def fuse_unmount(mountpoint: str, *, lazy: bool = False, timeout: float = UNMOUNT_TIMEOUT) -> None:
     """Unmount a FUSE mount; ``lazy`` detaches a stale or hung one at once."""
     argv = [fusermount(), "-u", "-z", mountpoint] if lazy else [fusermount(), "-u", mountpoint]
     try:

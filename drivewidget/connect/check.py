@@ -26,13 +26,12 @@ from pathlib import Path
 
 from ..errors import DriveError, MountError, MountTimeout, RemoteNotFound
 from ..settings import runtime_dir
+from ..timeouts import CHECK_TIMEOUT
 from .errors import AccessDenied, CredentialsRejected, RemoteUnreachable
 from .rclone_config import parse_ini
 
 __all__ = ["CHECK_TIMEOUT", "CheckResult", "check_options", "check_remote", "explain", "redact"]
 
-CHECK_TIMEOUT = 30.0
-"""Seconds a check may take before it counts as 'no answer'."""
 CANDIDATE = "DRIVEWIDGETCHECK"
 """The name a not-yet-saved connection has while it is checked."""
 HIDDEN = "[hidden]"

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from ..errors import DISCONNECTED_ERRNOS  # re-exported: its home is drivewidget.errors
+from ..timeouts import PROBE_TIMEOUT
 
 T = TypeVar("T")
 
-DEFAULT_TIMEOUT = 0.5
+DEFAULT_TIMEOUT = PROBE_TIMEOUT
+"""A look at a mount (see :data:`drivewidget.timeouts.PROBE_TIMEOUT`)."""
 
 __all__ = ["DEFAULT_TIMEOUT", "DISCONNECTED_ERRNOS", "ProbeResult", "bounded", "probe_dir"]
 

@@ -53,6 +53,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..text import format_bytes, format_duration, state_text
+from ..timeouts import DRIVE_SPACE_TTL, SAMPLE_TIMEOUT
 from .gpu import NVML, GpuHistory, GpuReading, GpuStatus, default_nvml
 from .mounttable import is_within
 from .probe import DISCONNECTED_ERRNOS, bounded
@@ -75,10 +77,10 @@ __all__ = [
 ]
 
 JSON_VERSION = 1
-DRIVE_TIMEOUT = 0.25
-"""Seconds a sample waits for the drive's space before calling the drive not responding."""
-DRIVE_TTL = 10.0
-"""Seconds :class:`StatusSampler` reuses the drive's space (a statfs can be a cloud round trip)."""
+DRIVE_TIMEOUT = SAMPLE_TIMEOUT
+"""Seconds a sample waits for the drive's space (:data:`drivewidget.timeouts.SAMPLE_TIMEOUT`)."""
+DRIVE_TTL = DRIVE_SPACE_TTL
+"""Seconds :class:`StatusSampler` reuses the drive's space (:data:`drivewidget.timeouts.DRIVE_SPACE_TTL`)."""
 
 GpuSource = NVML | Callable[[], GpuStatus] | None
 """Where GPU readings come from: an :class:`NVML` session, any callable returning a
@@ -173,25 +175,6 @@ class StatusSample:
 
     def to_text(self) -> str:
         return "\n".join(self.lines())
-
-
-def state_text(
-    state: str, mountpoint: str, problem: str = "", error: str = "", readonly: bool = False
-) -> str:
-    """The mount state in the words the panel and the CLI use."""
-    if state == "mounted":
-        return f"Mounted at {mountpoint}" + (" (read-only)" if readonly else "")
-    if state == "unmounted":
-        return "Not mounted"
-    if state == "mounting":
-        return f"Mounting at {mountpoint}..."
-    if state == "unmounting":
-        return f"Unmounting {mountpoint} (writing pending changes first)..."
-    if state == "stale":
-        return f"Stale mount at {mountpoint}: {problem or 'disconnected'}. Unmount to recover."
-    if state == "error":
-        return f"Error: {error}" if error else "Error"
-    return state
 
 
 # -- taking samples ---------------------------------------------------------------------
@@ -388,37 +371,6 @@ def _sample(
 
 
 # -- text -------------------------------------------------------------------------------
-
-_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
-
-
-def format_bytes(n: float | None) -> str:
-    """1536 -> '1.5 KiB'; None -> 'N/A'."""
-    if n is None:
-        return "N/A"
-    value, unit = float(n), 0
-    while abs(value) >= 1024 and unit < len(_UNITS) - 1:
-        value, unit = value / 1024, unit + 1
-    if unit == 0:
-        return f"{int(value)} B"
-    return f"{value:.1f} {_UNITS[unit]}"
-
-
-def format_duration(seconds: float | None) -> str:
-    """3725 -> '1 h 02 min'; 59 -> '59 s'; None -> 'N/A'."""
-    if seconds is None:
-        return "N/A"
-    s = int(max(0.0, seconds))
-    days, s = divmod(s, 86400)
-    hours, s = divmod(s, 3600)
-    minutes, s = divmod(s, 60)
-    if days:
-        return f"{days} d {hours:02d} h"
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    if minutes:
-        return f"{minutes} min"
-    return f"{s} s"
 
 
 def _usage_text(usage: Usage) -> str:
