@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from ..errors import DriveError
 from ..status.mounttable import find_mount
@@ -54,6 +54,10 @@ class _BackendLike(Protocol):
     def flush(self, mountpoint: str, progress: Progress = ...) -> None: ...
 
 
+class _HoldsLike(Protocol):
+    def add(self, hold: Any) -> Callable[[], None]: ...
+
+
 class ControllerLike(Protocol):
     """The part of a :class:`~drivewidget.controller.DriveController` a job uses."""
 
@@ -61,6 +65,7 @@ class ControllerLike(Protocol):
     root: str
     readonly: bool
     backend: _BackendLike
+    holds: _HoldsLike
 
     def refresh(self) -> str: ...
 
@@ -70,11 +75,6 @@ class ControllerDrive:
 
     def __init__(self, controller: ControllerLike) -> None:
         self.controller = controller
-
-    @property
-    def owner(self) -> object:
-        """The controller: a pass in progress is one of its ``active_transfers``."""
-        return self.controller
 
     @property
     def mountpoint(self) -> str:
@@ -151,7 +151,9 @@ def as_sync_drive(drive: object) -> SyncDrive:
         return drive
     if isinstance(drive, (str, os.PathLike)):
         return FolderDrive(drive)
-    if all(hasattr(drive, name) for name in ("backend", "mountpoint", "root", "refresh", "readonly")):
+    if all(
+        hasattr(drive, name) for name in ("backend", "mountpoint", "root", "refresh", "readonly", "holds")
+    ):
         return ControllerDrive(drive)  # type: ignore[arg-type]
     raise TypeError(
         f"keep_synced needs a drive (a DriveController, a SyncDrive or a folder path), not {drive!r}"

@@ -2,8 +2,9 @@
 
 The drive is untrusted (DESIGN.md): a collaborator may have put a symbolic link, a FIFO or a
 file where a folder is expected. So nothing here follows a link or checks a path string once
-and uses it later: the destination folder is opened component by component from the drive's
-root with ``O_NOFOLLOW | O_DIRECTORY``, and every later call is relative to such a
+and uses it later: through :mod:`drivewidget.drivefs`, the destination folder is opened
+component by component from the drive's root (``O_PATH | O_NOFOLLOW | O_DIRECTORY``, a
+link refused), and every later call is relative to such a
 descriptor (``openat``, ``mkdirat``, ``renameat``, ``unlinkat``, ``fstatat`` without
 following). A file is written to a hidden temporary name created exclusively in its
 destination folder (``.dw-<16 random hex digits>.part``: unpredictable, matched by
@@ -21,24 +22,25 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 import stat
 import threading
 import zlib
 from collections.abc import Collection, Iterator
 
+from .. import drivefs
 from ..errors import InvalidPath
 from ..transfer.copier import CHUNK, TEMP_RE, show
 
 __all__ = ["DestTree", "TempFile", "is_temp_name", "new_temp_name"]
 
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_TEMP_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+TEMP_PREFIX, TEMP_SUFFIX = ".dw-", ".part"
+"""Temporary names are ``.dw-<16 random hex digits>.part`` (:func:`drivefs.temp_name`)."""
 
 
 def new_temp_name() -> str:
     """A fresh hidden temporary name (unpredictable, so nobody can prepare a trap under it)."""
-    return f".dw-{secrets.token_hex(8)}.part"
+    return drivefs.temp_name(TEMP_PREFIX, TEMP_SUFFIX)
 
 
 def is_temp_name(name: str) -> bool:
@@ -66,7 +68,7 @@ class DestTree:
     def open(cls, base: str, rel: str, *, create: bool = True) -> DestTree:
         """Open ``base/rel`` (``base``: the drive's root or mountpoint, trusted; ``rel`` is
         walked without following links, its missing folders created when ``create``)."""
-        fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        fd = drivefs.open_dir(base)
         tree = cls(fd, os.path.join(base, rel) if rel else base)
         tree.ops += 1
         try:
@@ -112,38 +114,23 @@ class DestTree:
             return fd
 
     def _walk(self, start: int, rel: str, *, create: bool, shown_base: str) -> int:
-        """Open the folders of ``rel`` one by one below ``start``; a new descriptor."""
-        fd = os.dup(start)
+        """Open the folders of ``rel`` one by one below ``start`` (:func:`drivefs.open_dir`:
+        no link followed, missing folders made when ``create``); a new ``O_PATH`` descriptor."""
         try:
-            done = shown_base
-            for part in rel.split(os.sep):
-                if part in ("", ".", ".."):
-                    raise InvalidPath(f"{show(rel)}: '{part}' is not a folder name here.")
-                done = os.path.join(done, part)
-                nxt = self._open_dir(fd, part, create=create, shown=done)
-                os.close(fd)
-                fd = nxt
-            return fd
-        except BaseException:
-            os.close(fd)
+            names = drivefs.split_relative(rel)
+        except OSError as exc:
+            raise InvalidPath(f"{show(rel)}: {exc.strerror}.") from None
+        if not names:
+            raise InvalidPath(f"{show(rel)!r} is not a folder name here.")
+        self.ops += len(names) * (2 if create else 1)
+        try:
+            return drivefs.open_dir(start, names, links="refuse", create=create)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                bad = os.fsdecode(exc.filename) if exc.filename else names[-1]
+                upto = names[: names.index(bad) + 1] if bad in names else names
+                raise InvalidPath(_not_a_folder(os.path.join(shown_base, *upto), exc.errno)) from exc
             raise
-
-    def _open_dir(self, parent: int, name: str, *, create: bool, shown: str) -> int:
-        for _ in range(3):
-            self.ops += 1
-            try:
-                return os.open(name, _DIR_FLAGS, dir_fd=parent)
-            except FileNotFoundError:
-                if not create:
-                    raise
-            except OSError as exc:
-                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                    raise InvalidPath(_not_a_folder(parent, name, shown)) from exc
-                raise
-            self.ops += 1
-            with contextlib.suppress(FileExistsError):  # made meanwhile: open it on the next turn
-                os.mkdir(name, 0o777, dir_fd=parent)
-        raise InvalidPath(f"{show(shown)} keeps changing on the drive; it could not be opened.")
 
     # -- looking -------------------------------------------------------------------------
 
@@ -176,7 +163,7 @@ class DestTree:
         return found
 
     def _scan(self, fd: int) -> Iterator[tuple[str, os.stat_result]]:
-        with os.scandir(fd) as entries:
+        with drivefs.opened(drivefs.open_listable(fd)) as listable, os.scandir(listable) as entries:
             for entry in entries:
                 try:
                     st = entry.stat(follow_symlinks=False)
@@ -189,15 +176,9 @@ class DestTree:
     def create_temp(self, rel_dir: str) -> TempFile:
         """A new, empty, exclusively created temporary file in ``rel_dir`` (made if missing)."""
         fd_dir = self.folder(rel_dir, create=True)
-        for _ in range(5):
-            name = new_temp_name()
-            self.ops += 1
-            try:
-                fd = os.open(name, _TEMP_FLAGS, 0o600, dir_fd=fd_dir)
-            except FileExistsError:
-                continue
-            return TempFile(self, fd_dir, fd, name)
-        raise OSError(errno.EEXIST, "no free temporary name", os.path.join(self.shown, rel_dir))
+        self.ops += 1
+        fd, name = drivefs.temp_file(fd_dir, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, mode=0o600)
+        return TempFile(self, fd_dir, fd, name)
 
     def remove_file(self, rel: str) -> bool:
         """Delete the file (or link) ``rel``, never a folder; True when something was removed."""
@@ -239,8 +220,8 @@ class DestTree:
             fds = list(self._fds.values())
         for fd in fds:
             self.ops += 1
-            with contextlib.suppress(OSError):
-                os.fsync(fd)
+            with contextlib.suppress(OSError), drivefs.opened(drivefs.open_listable(fd)) as listable:
+                os.fsync(listable)
 
 
 class TempFile:
@@ -299,17 +280,21 @@ class TempFile:
             raise
 
     def _verify(self) -> None:
-        self.tree.ops += 1
-        if os.fstat(self.fd).st_size != self.written:
-            raise ValueError("the copy on the drive has the wrong size when read back")
-        check, offset = 0, 0
-        while offset < self.written:
-            self.tree.ops += 1
-            chunk = os.pread(self.fd, min(CHUNK, self.written - offset), offset)
-            if not chunk:
-                break
-            check = zlib.crc32(chunk, check)
-            offset += len(chunk)
+        """Read the temporary file back through the drive (a fresh descriptor, no link
+        followed) and compare its size and CRC-32 with what was written."""
+        self.tree.ops += 2
+        fd, st = drivefs.open_file_at(self.dir_fd, self.name)
+        with drivefs.opened(fd):
+            if st.st_size != self.written:
+                raise ValueError("the copy on the drive has the wrong size when read back")
+            check, offset = 0, 0
+            while offset <= self.written:
+                self.tree.ops += 1
+                chunk = os.read(fd, CHUNK)
+                if not chunk:
+                    break
+                check = zlib.crc32(chunk, check)
+                offset += len(chunk)
         if offset != self.written or check != self.crc:
             raise ValueError("the copy read back from the drive differs from what was written")
 
@@ -323,14 +308,13 @@ class TempFile:
             os.unlink(self.name, dir_fd=self.dir_fd)
 
 
-def _not_a_folder(parent: int, name: str, shown: str) -> str:
-    try:
-        st = os.stat(name, dir_fd=parent, follow_symlinks=False)
-    except OSError:
-        return f"{show(shown)} cannot be opened as a folder on the drive."
-    if stat.S_ISLNK(st.st_mode):
+def _not_a_folder(shown: str, err: int) -> str:
+    if err == errno.ELOOP:
         return (
             f"{show(shown)} is a symbolic link on the drive; keep-synced never writes through links. "
             "Remove the link or choose another drive folder."
         )
-    return f"{show(shown)} is a file on the drive where a folder is needed. Move it away or choose another folder."
+    return (
+        f"{show(shown)} is a file on the drive where a folder is needed. "
+        "Move it away or choose another folder."
+    )

@@ -1,0 +1,480 @@
+"""A keep-synced job: passes in the background that keep a local folder copied to the drive.
+
+The job's thread sleeps until there is work (a change notification, a file that was busy
+last time, a safety-net scan that is due) and then runs at most one pass every ``every``
+seconds. With nothing changing it wakes only to look at the local folder once per
+``every`` (one ``stat``, to notice the folder being replaced), so an idle job costs
+nothing measurable. Each pass is a :class:`~drivewidget.transfer.copier.Transfer` (the
+same progress, cancel and result as ``sync_back``) whose engine is
+:class:`~drivewidget.sync.syncpass.SyncPass`.
+
+The job is also a :class:`~drivewidget.holds.Hold`: an unmount first makes a final pass,
+bounded by the time the unmount gives it, and the job then stops (its drive is going away).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+
+from traitlets import Enum, Float, HasTraits, Int, Unicode
+
+from ..errors import DriveError, InvalidPath, NotMounted, StaleMount
+from ..text import format_duration, printable
+from ..transfer.copier import STUCK_GRACE, Transfer, TransferResult
+from .drive import SyncDrive
+from .ledger import Ledger
+from .options import SyncOptions
+from .syncpass import PassRequest, SyncPass
+from .watcher import Watcher
+
+__all__ = ["STATES", "SyncJob"]
+
+log = logging.getLogger(__name__)
+
+STATES = ("idle", "syncing", "stopped", "error")
+SCAN_COST_FACTOR = 200
+"""Safety-net scans are spaced at least this many times their own duration apart (0.5 %)."""
+UNSETTLED_PASSES = 3
+"""Passes a file must have missed (besides ``unsettled_after``) to be reported as unsettled."""
+
+
+class SyncJob(HasTraits):
+    """Keeps ``local`` copied into a folder of the drive; made by :func:`~drivewidget.sync.keep_synced`.
+
+    Observable traits: ``state`` ("idle" | "syncing" | "stopped" | "error"), ``last_synced``
+    (wall-clock time of the last completed pass, or None), ``pending`` (files changed locally
+    and not yet on the drive), ``error`` (the last problem in words, "" when the last pass
+    was clean) and ``message`` (what the last pass did, in words).
+    """
+
+    state = Enum(STATES, default_value="idle", help="What the job is doing.")
+    last_synced = Float(None, allow_none=True, help="time.time() when the last pass completed.")
+    pending = Int(0, help="Files changed locally and not yet on the drive.")
+    error = Unicode("", help="The last problem, in words; '' when the last pass was clean.")
+    message = Unicode("", help="What the last pass did, in words.")
+
+    def __init__(
+        self,
+        drive: SyncDrive,
+        local: str,
+        base: str,
+        rel: str,
+        options: SyncOptions,
+        *,
+        on_stopped: Callable[[SyncJob], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.drive = drive
+        self.local = local
+        self.base, self.rel = base, rel
+        self.dest = os.path.join(base, rel) if rel else base
+        """The drive folder, as a path (for messages and the per-destination lock)."""
+        self.options = options
+        self.ledger = Ledger()
+        self.last_result: TransferResult | None = None
+        """The result of the last pass that ran (None before the first)."""
+        self._on_stopped = on_stopped
+        self._lock = threading.Lock()
+        self._pass_lock = threading.Lock()  # one pass at a time (the thread, sync_now, stop)
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._dirty: set[str] = set()
+        self._retry: set[str] = set()
+        self._full_next = True
+        self._check_drive_next = True
+        self._next_rescan = 0.0
+        self._waiting_since: dict[str, tuple[float, int]] = {}
+        self._unsettled: list[str] = []
+        self._current: Transfer | None = None
+        self._watcher: Watcher | None = None
+        self._thread: threading.Thread | None = None
+        self._remove_hold: Callable[[], None] | None = None
+
+    # -- public ------------------------------------------------------------------------
+
+    @property
+    def every(self) -> float:
+        """Seconds between passes; setting it takes effect at once."""
+        return self.options.every
+
+    @every.setter
+    def every(self, seconds: float) -> None:
+        self.options = self.options.replace(every=seconds)
+        self._wake.set()
+
+    @property
+    def mirror_deletes(self) -> bool:
+        return self.options.mirror_deletes
+
+    @property
+    def running(self) -> bool:
+        return self.state != "stopped"
+
+    @property
+    def unsettled(self) -> list[str]:
+        """Files that have not been quiet for ``settle`` seconds at any pass for a long time
+        (``unsettled_after``): they change too often to be copied whole."""
+        with self._lock:
+            return list(self._unsettled)
+
+    @property
+    def watching(self) -> bool:
+        """Whether changes are noticed by notifications (else by a scan on every pass)."""
+        return self._watcher is not None and self._watcher.running
+
+    def start(self) -> SyncJob:
+        """Start the background thread (the first pass runs at once)."""
+        self._start_watcher()
+        self._thread = threading.Thread(target=self._loop, name="drivewidget-keep-synced", daemon=True)
+        self._thread.start()
+        return self
+
+    def sync_now(self, timeout: float | None = None) -> TransferResult:
+        """Run one pass now (every local file is looked at) and return its result.
+
+        Waits for a pass in progress first. Raises the :class:`~drivewidget.errors.DriveError`
+        that stopped the pass (drive not mounted, not answering, full...); ``timeout``: give
+        up after that many seconds (the pass is cancelled; finished files are complete).
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        result = self._pass(full=True, check_drive=False, deadline=deadline, final=False, reraise=True)
+        assert result is not None
+        return result
+
+    def stop(self, flush: bool = True, timeout: float | None = None) -> TransferResult | None:
+        """Stop the job; with ``flush`` a final pass first (every local file is looked at).
+
+        Returns the final pass's result (None without ``flush``). ``timeout`` bounds the
+        whole stop: a pass still running then is cancelled (files already copied are
+        complete; the rest stay on the drive in their previous version).
+        """
+        if self.state == "stopped" and self._stopping.is_set():
+            return None
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._stopping.set()
+        self._wake.set()
+        if self._watcher is not None:
+            self._watcher.stop(0.5)
+        result: TransferResult | None = None
+        try:
+            if flush:
+                result = self._pass(
+                    full=True, check_drive=False, deadline=deadline, final=True, reraise=False
+                )
+            else:
+                self._cancel_current()
+        finally:
+            if self._thread is not None and self._thread is not threading.current_thread():
+                self._thread.join(STUCK_GRACE if deadline is None else _left(deadline))
+            self._finish()
+        return result
+
+    def attach_hold(self, remove: Callable[[], None]) -> None:
+        """The function that takes this job's unmount hold away again (called when it stops)."""
+        self._remove_hold = remove
+
+    def describe(self) -> str:
+        """What the job is, in words (the unmount hold's description)."""
+        return f"keeping {printable(self.local)} synced to {printable(self.dest)}"
+
+    def status_text(self) -> str:
+        """One line for the panel: when it last synced, what is pending, the last problem."""
+        if self.state == "stopped":
+            head = "Stopped"
+        elif self.state == "syncing":
+            head = "Syncing now"
+        elif self.last_synced is None:
+            head = "Waiting for the first pass"
+        else:
+            head = "Watching"
+        parts = [head]
+        if self.last_synced is not None:
+            ago = max(0.0, time.time() - self.last_synced)
+            parts.append(
+                f"last synced {format_duration(ago)} ago ({time.strftime('%H:%M:%S', time.localtime(self.last_synced))})"
+            )
+        else:
+            parts.append("not synced yet")
+        if self.pending:
+            parts.append(f"{self.pending} file(s) pending")
+        text = ", ".join(parts) + "."
+        if self.unsettled:
+            names = self.unsettled
+            text += (
+                f" {len(names)} file(s) never stay unchanged for {self.options.settle:g} s and are not copied: "
+                f"{', '.join(printable(n) for n in names[:3])}."
+            )
+        if self.error:
+            text += f" {self.error}"
+        return text
+
+    # -- the unmount hold ----------------------------------------------------------------
+
+    def before_unmount(self, timeout: float) -> list[str]:
+        """A final pass within ``timeout`` seconds, then stop: lines saying what happened."""
+        started = time.monotonic()
+        result = self.stop(flush=True, timeout=timeout)
+        took = time.monotonic() - started
+        where = f"{printable(self.local)} -> {printable(self.dest)}"
+        if result is None:
+            return [f"Keep in sync ({where}) stopped."]
+        if result.cancelled:
+            return [
+                f"Keep in sync ({where}): the final pass did not finish within {timeout:.0f} s and was cut "
+                f"short after copying {result.copied} file(s). Files on the drive are complete, but some "
+                "may be older than on this machine: copy them with sync_back if they matter."
+            ]
+        line = f"Keep in sync ({where}): final pass copied {result.copied} file(s) in {took:.1f} s; stopped."
+        if self.error:
+            line += f" {self.error}"
+        return [line]
+
+    def __repr__(self) -> str:
+        return f"<SyncJob {self.describe()} ({self.state})>"
+
+    # -- the thread ------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        next_pass = 0.0
+        while not self._stopping.is_set():
+            now = time.monotonic()
+            self._check_watcher()
+            if self._has_work(now) and now >= next_pass:
+                self._pass(full=None, check_drive=None, deadline=None, final=False, reraise=False)
+                next_pass = now + self.every
+                continue
+            if self._has_work(now):
+                wait = next_pass - now
+            else:
+                wait = min(self.every, max(0.05, self._next_rescan - now))
+            self._wake.wait(max(0.05, wait))
+            self._wake.clear()
+
+    def _has_work(self, now: float) -> bool:
+        with self._lock:
+            return bool(
+                self._dirty or self._retry or self._full_next or now >= self._next_rescan or not self.watching
+            )
+
+    def _on_change(self, paths: set[str]) -> None:
+        with self._lock:
+            if "" in paths:
+                self._full_next = True
+                paths = paths - {""}
+            self._dirty |= paths
+            self.pending = len(self._dirty | self._retry)
+        self._wake.set()
+
+    def _start_watcher(self) -> None:
+        watcher = Watcher(self.local, self._on_change)
+        self._watcher = watcher if watcher.start() else None
+        if self._watcher is None:
+            log.info("keep-synced %s: %s", self.local, watcher.problem)
+
+    def _check_watcher(self) -> None:
+        """A new watcher when the local folder was replaced (or came back after a deletion)."""
+        try:
+            st = os.stat(self.local)
+        except OSError:
+            return
+        watcher = self._watcher
+        if watcher is not None and watcher.identity == (st.st_dev, st.st_ino) and watcher.running:
+            return
+        if watcher is not None and watcher.identity == (st.st_dev, st.st_ino):
+            return  # the same folder, notifications broken: every pass scans (see _has_work)
+        if watcher is not None:
+            watcher.stop(0.5)
+        with self._lock:
+            self._full_next = True
+        self._start_watcher()
+
+    # -- one pass --------------------------------------------------------------------------
+
+    def _pass(
+        self,
+        *,
+        full: bool | None,
+        check_drive: bool | None,
+        deadline: float | None,
+        final: bool,
+        reraise: bool,
+    ) -> TransferResult | None:
+        """Run one pass (``None``: decided from what the job knows). Exceptions are kept in
+        ``error`` (and raised with ``reraise``)."""
+        if not self._pass_lock.acquire(timeout=-1 if deadline is None else _left(deadline)):
+            self._cancel_current()  # a pass still running at the deadline: cut it short
+            if not self._pass_lock.acquire(timeout=STUCK_GRACE):
+                if reraise:
+                    raise StaleMount(
+                        f"A pass into {printable(self.dest)} is stuck on a drive that does not answer."
+                    )
+                return None
+        try:
+            if self.state == "stopped" and reraise:
+                raise DriveError(
+                    f"This job ({self.describe()}) is stopped; start a new one with keep_synced()."
+                )
+            if self.state == "stopped" or (self._stopping.is_set() and not final and not reraise):
+                return None
+            return self._pass_locked(full, check_drive, deadline, final, reraise)
+        finally:
+            self._pass_lock.release()
+
+    def _pass_locked(
+        self, full: bool | None, check_drive: bool | None, deadline: float | None, final: bool, reraise: bool
+    ) -> TransferResult | None:
+        now = time.monotonic()
+        with self._lock:
+            rescan = now >= self._next_rescan
+            full = full if full is not None else (self._full_next or rescan or not self.watching)
+            check = check_drive if check_drive is not None else (self._check_drive_next or rescan)
+            paths = self._dirty | self._retry
+            self._dirty, self._retry = set(), set()
+            self._full_next = self._check_drive_next = False
+        request = PassRequest(full=full, check_drive=check, paths=paths)
+        self.state = "syncing"
+        transfer: Transfer | None = None
+        try:
+            self._check_drive()
+            engine = SyncPass(
+                local=self.local,
+                base=self.base,
+                rel=self.rel,
+                drive=self.drive,
+                ledger=self.ledger,
+                options=self.options,
+                request=request,
+            )
+            transfer = Transfer(
+                self.local,
+                self.dest,
+                engine.run,
+                kind="keep-synced pass",
+                options=self.options.copy_options(),
+                owner=self,
+                lock_key=self.dest,
+            )
+            with self._lock:
+                self._current = transfer
+            transfer.start()
+            result = self._wait(transfer, deadline)
+        except DriveError as exc:
+            self._failed(exc, paths, full, check)
+            if reraise:
+                raise
+            return transfer.result if transfer is not None else None
+        except Exception as exc:  # never let the job's thread die silently
+            log.exception("keep-synced pass failed")
+            self._failed(DriveError(f"The pass failed unexpectedly: {exc!r}"), paths, full, check)
+            if reraise:
+                raise
+            return None
+        finally:
+            with self._lock:
+                self._current = None
+        self._done(engine, result)
+        return result
+
+    def _check_drive(self) -> None:
+        state = self.drive.refresh()
+        if state != "mounted":
+            if state == "stale":
+                raise StaleMount(
+                    f"The drive is not answering, so nothing was copied to {printable(self.dest)}; "
+                    "the job tries again on its next pass."
+                )
+            raise NotMounted(
+                f"The drive is not mounted ({state}), so nothing was copied to {printable(self.dest)}. "
+                "Mount it again; the job goes on by itself."
+            )
+        if not self.drive.writable:
+            raise InvalidPath(
+                f"The drive is mounted read-only, so {printable(self.dest)} cannot be kept in sync. "
+                "Mount it writable (the job goes on by itself), or stop the job."
+            )
+
+    def _wait(self, transfer: Transfer, deadline: float | None) -> TransferResult:
+        try:
+            return transfer.wait(None if deadline is None else _left(deadline))
+        except TimeoutError:
+            transfer.cancel()
+            with contextlib.suppress(TimeoutError):
+                return transfer.wait(STUCK_GRACE + 1.0)
+            raise StaleMount(
+                f"The pass into {printable(self.dest)} was cut short and is stuck on a drive that does not "
+                "answer; files copied so far are complete."
+            ) from None
+
+    def _failed(self, exc: DriveError, paths: set[str], full: bool, check: bool) -> None:
+        with self._lock:
+            self._retry |= paths
+            self._full_next = self._full_next or full
+            self._check_drive_next = self._check_drive_next or check
+            self.pending = len(self._dirty | self._retry)
+        self.error = str(exc)
+        self.message = ""
+        self.state = "error"
+
+    def _done(self, engine: SyncPass, result: TransferResult) -> None:
+        outcome = engine.outcome
+        now_wall, now = time.time(), time.monotonic()
+        left = outcome.waiting | outcome.failed
+        with self._lock:
+            if result.cancelled:
+                left |= set(engine.request.paths)
+                self._full_next = True
+            self._retry |= left
+            self.pending = len(self._dirty | self._retry)
+            if engine.request.full and not result.cancelled:
+                scan = outcome.scan_seconds or 0.0
+                self._next_rescan = now + max(self.options.rescan_every, SCAN_COST_FACTOR * scan)
+            self._track_unsettled(outcome.waiting, now_wall)
+        self.last_result = result
+        self.last_synced = now_wall if not result.cancelled else self.last_synced
+        problems = list(result.errors)
+        if self._unsettled:
+            problems.append(
+                f"{len(self._unsettled)} file(s) keep changing and have not been copied for over "
+                f"{format_duration(self.options.unsettled_after)}: {printable(self._unsettled[0])}"
+                f"{' and more' if len(self._unsettled) > 1 else ''}."
+            )
+        self.error = problems[0] if problems else ""
+        self.message = result.summary()
+        self.state = "error" if problems else "idle"
+
+    def _track_unsettled(self, waiting: set[str], now: float) -> None:
+        for rel in list(self._waiting_since):
+            if rel not in waiting:
+                del self._waiting_since[rel]
+        for rel in waiting:
+            since, count = self._waiting_since.get(rel, (now, 0))
+            self._waiting_since[rel] = (since, count + 1)
+        self._unsettled = sorted(
+            rel
+            for rel, (since, count) in self._waiting_since.items()
+            if count >= UNSETTLED_PASSES and now - since >= self.options.unsettled_after
+        )
+
+    def _cancel_current(self) -> None:
+        with self._lock:
+            current = self._current
+        if current is not None:
+            current.cancel()
+
+    def _finish(self) -> None:
+        if self._remove_hold is not None:
+            self._remove_hold()
+            self._remove_hold = None
+        self.state = "stopped"
+        if self._on_stopped is not None:
+            self._on_stopped(self)
+
+
+def _left(deadline: float) -> float:
+    """Seconds until ``deadline`` (a ``time.monotonic()`` value), never negative."""
+    return max(0.0, deadline - time.monotonic())
