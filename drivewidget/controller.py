@@ -16,7 +16,6 @@ UIs observe its traits.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import sys
 import threading
@@ -38,6 +37,7 @@ from .errors import (
     NotMounted,
     StaleMount,
     UnmountError,
+    from_os_error,
 )
 from .holds import Holds
 from .status.mounttable import MountEntry, find_mount, is_within
@@ -212,14 +212,14 @@ class DriveController(HasTraits):
             result = bounded(self.mountpoint, opener.open, FS_TIMEOUT)
             shown = printable(target)
             if result.error is not None:
-                raise self._reject(folder_error(shown, result.error))
+                raise self._reject(from_os_error(result.error, doing="open", path=shown, folder=True))
             if result.timed_out or result.value is None:
                 opener.abandon()  # if it opens later, it is closed then: a late answer never moves us
                 raise self._reject(StaleMount(f"The drive is not responding: could not open {shown}."))
             try:
                 os.fchdir(result.value)  # no path lookup: cannot block on the drive or be redirected
             except OSError as exc:
-                raise self._reject(folder_error(shown, exc)) from exc
+                raise self._reject(from_os_error(exc, doing="open", path=shown, folder=True)) from exc
             finally:
                 os.close(result.value)
             if add_to_sys_path:
@@ -467,30 +467,3 @@ class _FolderOpener:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
-
-
-def folder_error(
-    target: str, exc: OSError, *, action: str = "open", area: str = "the drive's root"
-) -> DriveError:
-    """What to tell the user when ``action`` on a folder of the drive failed with ``exc``
-    (``target`` as it should be shown; ``area``: where folders may be chosen)."""
-    if isinstance(exc, FileExistsError):
-        return InvalidPath(f"{os.path.basename(target)} already exists here. Choose another name.")
-    if isinstance(exc, FileNotFoundError):
-        return InvalidPath(f"There is no folder {target} on the drive. Check the name or create it first.")
-    if isinstance(exc, NotADirectoryError):
-        return InvalidPath(f"{target} is a file, not a folder. Choose a folder.")
-    if isinstance(exc, PermissionError):
-        advice = " Choose a folder you can read." if action == "open" else ""
-        return InvalidPath(f"No permission to {action} {target}.{advice}")
-    if exc.errno == errno.EROFS:
-        return InvalidPath(f"Cannot {action} {target}: the drive is mounted read-only.")
-    if exc.errno == errno.ENAMETOOLONG:
-        return InvalidPath(f"Cannot {action} {target}: the name is too long.")
-    if exc.errno == errno.EXDEV:
-        return InvalidPath(f"{target} {exc.strerror}. Choose a folder under {area}.")
-    if exc.errno in DISCONNECTED_ERRNOS:
-        return StaleMount(
-            f"The drive is disconnected: could not {action} {target} ({exc.strerror}). Unmount and mount again."
-        )
-    return InvalidPath(f"Cannot {action} {target}: {exc.strerror or exc}.")
