@@ -8,7 +8,7 @@ link refused), and every later call is relative to such a
 descriptor (``openat``, ``mkdirat``, ``renameat``, ``unlinkat``, ``fstatat`` without
 following). A file is written to a hidden temporary name created exclusively in its
 destination folder (``.dw-<16 random hex digits>.part``: unpredictable, matched by
-:data:`~drivewidget.transfer.copier.TEMP_RE`, so ``stage`` / ``sync_back`` skip and remove
+:data:`~drivewidget.transfer.files.TEMP_RE`, so ``stage`` / ``sync_back`` skip and remove
 it too), flushed, and only then renamed over the final name, so the drive never holds a torn
 file under a real name: a pass cut short leaves the previous complete version, and its
 temporary file is removed by the next pass.
@@ -29,7 +29,8 @@ from collections.abc import Collection, Iterator
 
 from .. import drivefs
 from ..errors import InvalidPath
-from ..transfer.copier import CHUNK, TEMP_RE, show
+from ..text import printable
+from ..transfer.files import CHUNK, TEMP_RE
 
 __all__ = ["DestTree", "TempFile", "is_temp_name", "new_temp_name"]
 
@@ -119,9 +120,9 @@ class DestTree:
         try:
             names = drivefs.split_relative(rel)
         except OSError as exc:
-            raise InvalidPath(f"{show(rel)}: {exc.strerror}.") from None
+            raise InvalidPath(f"{printable(rel)}: {exc.strerror}.") from None
         if not names:
-            raise InvalidPath(f"{show(rel)!r} is not a folder name here.")
+            raise InvalidPath(f"{printable(rel)!r} is not a folder name here.")
         self.ops += len(names) * (2 if create else 1)
         try:
             return drivefs.open_dir(start, names, links="refuse", create=create)
@@ -311,10 +312,10 @@ class TempFile:
 def _not_a_folder(shown: str, err: int) -> str:
     if err == errno.ELOOP:
         return (
-            f"{show(shown)} is a symbolic link on the drive; keep-synced never writes through links. "
+            f"{printable(shown)} is a symbolic link on the drive; keep-synced never writes through links. "
             "Remove the link or choose another drive folder."
         )
     return (
-        f"{show(shown)} is a file on the drive where a folder is needed. "
+        f"{printable(shown)} is a file on the drive where a folder is needed. "
         "Move it away or choose another folder."
     )

@@ -4,7 +4,7 @@ The job's thread sleeps until there is work (a change notification, a file that 
 last time, a safety-net scan that is due) and then runs at most one pass every ``every``
 seconds. With nothing changing it wakes only to look at the local folder once per
 ``every`` (one ``stat``, to notice the folder being replaced), so an idle job costs
-nothing measurable. Each pass is a :class:`~drivewidget.transfer.copier.Transfer` (the
+nothing measurable. Each pass is a :class:`~drivewidget.transfer.Transfer` (the
 same progress, cancel and result as ``sync_back``) whose engine is
 :class:`~drivewidget.sync.syncpass.SyncPass`.
 
@@ -25,7 +25,9 @@ from traitlets import Enum, Float, HasTraits, Int, Unicode
 
 from ..errors import DriveError, InvalidPath, NotMounted, StaleMount
 from ..text import format_duration, printable
-from ..transfer.copier import STUCK_GRACE, Transfer, TransferResult
+from ..transfer.handle import Transfer
+from ..transfer.options import TransferResult
+from ..transfer.pool import STUCK_GRACE
 from .drive import SyncDrive
 from .ledger import Ledger
 from .options import SyncOptions

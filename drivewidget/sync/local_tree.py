@@ -15,7 +15,7 @@ import stat
 import time
 from dataclasses import dataclass, field
 
-from ..transfer.copier import TEMP_RE
+from ..transfer.files import TEMP_RE
 
 __all__ = ["LocalScan", "Stamp", "scan", "stamp_of"]
 

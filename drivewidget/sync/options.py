@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from ..transfer.copier import CopyOptions
+from ..transfer.options import CopyOptions
 
 __all__ = ["SyncOptions"]
 
@@ -56,7 +56,7 @@ class SyncOptions:
         CopyOptions(workers=self.workers)  # the same bounds as other transfers
 
     def copy_options(self) -> CopyOptions:
-        """The options of each pass's :class:`~drivewidget.transfer.copier.Transfer`."""
+        """The options of each pass's :class:`~drivewidget.transfer.Transfer`."""
         return CopyOptions(
             workers=self.workers,
             verify=self.verify,

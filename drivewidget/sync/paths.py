@@ -7,7 +7,7 @@ import os
 from .._env import current_dir
 from ..errors import InvalidPath
 from ..status.mounttable import is_within
-from ..transfer.copier import show
+from ..text import printable
 from .drive import SyncDrive
 
 __all__ = ["drive_target", "local_folder"]
@@ -35,7 +35,7 @@ def drive_target(drive: SyncDrive, drive_folder: str | os.PathLike[str]) -> tupl
             rel = os.path.relpath(target, base)
             return base, "" if rel == "." else rel
     raise InvalidPath(
-        f"{show(target)} is outside the drive. Give {what} under {show(root)} (or relative to it)."
+        f"{printable(target)} is outside the drive. Give {what} under {printable(root)} (or relative to it)."
     )
 
 
@@ -45,21 +45,21 @@ def local_folder(drive: SyncDrive, local: str | os.PathLike[str]) -> str:
     raw = _clean(local, what)
     if not os.path.isabs(raw) and not current_dir():
         raise InvalidPath(
-            f"The working directory was deleted, so the relative path {show(raw)} means nothing: "
+            f"The working directory was deleted, so the relative path {printable(raw)} means nothing: "
             f"give {what} as an absolute path."
         )
     target = os.path.realpath(raw)
     for place in {drive.mountpoint, drive.root} - {""}:
         if is_within(target, place) or is_within(os.path.abspath(raw), place):
             raise InvalidPath(
-                f"{show(target)} is on the drive; give {what} on this machine's disk, outside "
-                f"{show(drive.mountpoint)} (for example /content/run)."
+                f"{printable(target)} is on the drive; give {what} on this machine's disk, outside "
+                f"{printable(drive.mountpoint)} (for example /content/run)."
             )
         if is_within(place, target):
             raise InvalidPath(
-                f"{show(target)} contains the drive ({show(place)}): it would copy the drive into itself. "
+                f"{printable(target)} contains the drive ({printable(place)}): it would copy the drive into itself. "
                 "Give the folder your run writes into."
             )
     if os.path.lexists(target) and not os.path.isdir(target):
-        raise InvalidPath(f"{show(target)} is a file; give the folder to keep synced.")
+        raise InvalidPath(f"{printable(target)} is a file; give the folder to keep synced.")
     return target

@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Any
 
-from ..errors import NotMounted, StaleMount, TransferBusy
+from ..errors import InvalidPath, NotMounted, StaleMount, TransferBusy
 from ..status.mounttable import is_within
 from ..text import printable
 from .drive import ControllerDrive, SyncDrive, as_sync_drive
@@ -63,6 +63,10 @@ def keep_synced(
         kind = StaleMount if state == "stale" else NotMounted
         raise kind(
             f"The drive is {state}: mount it first, then start keeping {printable(os.fspath(local))} in sync."
+        )
+    if not sync_drive.writable:
+        raise InvalidPath(
+            "The drive is mounted read-only, so nothing can be kept in sync into it. Mount it writable first."
         )
     base, rel = drive_target(sync_drive, drive_folder)
     source = local_folder(sync_drive, local)

@@ -1,7 +1,7 @@
 """One pass of a keep-synced job: find what changed locally, copy it whole, never tear a file.
 
-Runs as the engine of a :class:`~drivewidget.transfer.copier.Transfer` (so a pass has the
-same progress, cancel and :class:`~drivewidget.transfer.copier.TransferResult` as
+Runs as the engine of a :class:`~drivewidget.transfer.Transfer` (so a pass has the
+same progress, cancel and :class:`~drivewidget.transfer.TransferResult` as
 ``sync_back``), in four steps:
 
 look
@@ -38,19 +38,14 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
+from ..errors import DISCONNECTED_ERRNOS as _DISCONNECTED
+from ..errors import NO_SPACE_ERRNOS as _NO_SPACE
 from ..errors import DriveError, InvalidPath, StaleMount
-from ..transfer.copier import (
-    _DISCONNECTED,
-    _NO_SPACE,
-    CHUNK,
-    NEWER_TOLERANCE_NS,
-    STUCK_GRACE,
-    Transfer,
-    _Pool,
-    same_mtime,
-    show,
-)
+from ..text import printable
 from ..transfer.errors import NotEnoughSpace, TransferError
+from ..transfer.files import CHUNK, NEWER_TOLERANCE_NS, same_mtime
+from ..transfer.handle import Transfer
+from ..transfer.pool import STUCK_GRACE, Pool
 from . import local_tree
 from .drive import SyncDrive
 from .drive_side import DestTree, split
@@ -124,14 +119,14 @@ class SyncPass:
         self.tree: DestTree | None = None
         self.utime_failed: list[str] = []
         self._lock = threading.Lock()
-        self._pool: _Pool | None = None
+        self._pool: Pool | None = None
         self._t: Transfer | None = None
 
     # -- the engine ------------------------------------------------------------------------
 
     def run(self, transfer: Transfer) -> None:
         self._t = t = transfer
-        pool = self._pool = _Pool(self.o.workers, "drivewidget-keep-synced")
+        pool = self._pool = Pool(self.o.workers, "drivewidget-keep-synced")
         try:
             self._run(t)
         except _Stop:
@@ -168,7 +163,7 @@ class SyncPass:
             self._in_pool(tree.sync_folders)
         if self.utime_failed:
             t.note_warning(
-                f"Cannot set modification times at {show(tree.shown)} ({self.utime_failed[0]}): a new "
+                f"Cannot set modification times at {printable(tree.shown)} ({self.utime_failed[0]}): a new "
                 "job cannot recognise identical files there and copies them again.",
                 once="utime",
             )
@@ -205,12 +200,12 @@ class SyncPass:
                         found.skipped.append(rel)
         except FileNotFoundError:
             raise InvalidPath(
-                f"The local folder {show(self.local)} no longer exists, so there is nothing to sync. "
+                f"The local folder {printable(self.local)} no longer exists, so there is nothing to sync. "
                 "Create it again (the job picks it up), or stop the job."
             ) from None
         except OSError as exc:
             raise InvalidPath(
-                f"Cannot list the local folder {show(self.local)}: {exc.strerror or exc}."
+                f"Cannot list the local folder {printable(self.local)}: {exc.strerror or exc}."
             ) from exc
         for line in found.errors:
             self._t_or_fail().note_error(line)
@@ -253,7 +248,7 @@ class SyncPass:
                 if exc.errno in _DISCONNECTED:
                     raise
                 self._t_or_fail().note_error(
-                    f"{show(folder or tree.shown)}: cannot be listed on the drive ({exc.strerror or exc})."
+                    f"{printable(folder or tree.shown)}: cannot be listed on the drive ({exc.strerror or exc})."
                 )
                 found = {}
             with self._lock:
@@ -346,7 +341,7 @@ class SyncPass:
             more = f" and {len(names) - 3} more" if len(names) > 3 else ""
             t.note_warning(
                 f"{len(names)} file(s) were being written during this pass and are copied once they stay "
-                f"unchanged for {settle:g} s: {', '.join(show(n) for n in names[:3])}{more}."
+                f"unchanged for {settle:g} s: {', '.join(printable(n) for n in names[:3])}{more}."
             )
 
     def _copy_one(self, tree: DestTree, rel: str, planned: Stamp, planned_size: int) -> bool:
@@ -377,7 +372,7 @@ class SyncPass:
             dst = tree.lstat(rel)
             if dst is not None and stat.S_ISDIR(dst.st_mode):
                 t.note_failed(
-                    f"{show(rel)}: the drive has a folder with this name; move it away so the file can be copied.",
+                    f"{printable(rel)}: the drive has a folder with this name; move it away so the file can be copied.",
                     s0.size,
                 )
                 self.outcome.failed.add(rel)
@@ -422,12 +417,14 @@ class SyncPass:
             return True
         except InvalidPath as exc:
             t.note_bytes(-written)
-            t.note_failed(f"{show(rel)}: {exc}", planned_size)
+            t.note_failed(f"{printable(rel)}: {exc}", planned_size)
             self.outcome.failed.add(rel)
             return True
         except ValueError as exc:  # read back differently
             t.note_bytes(-written)
-            t.note_failed(f"{show(rel)}: {exc}; it was not kept. The next pass tries again.", planned_size)
+            t.note_failed(
+                f"{printable(rel)}: {exc}; it was not kept. The next pass tries again.", planned_size
+            )
             self.outcome.failed.add(rel)
             return True
         except OSError as exc:
@@ -452,7 +449,7 @@ class SyncPass:
             reason = "input/output error; the next pass tries again"
         else:
             reason = exc.strerror or str(exc)
-        t.note_failed(f"{show(rel)}: {reason}.", size)
+        t.note_failed(f"{printable(rel)}: {reason}.", size)
 
     # -- delete --------------------------------------------------------------------------------
 
@@ -469,7 +466,9 @@ class SyncPass:
             except OSError as exc:
                 if exc.errno in _DISCONNECTED:
                     raise
-                self._t_or_fail().note_error(f"{show(rel)}: cannot be deleted on the drive ({exc.strerror}).")
+                self._t_or_fail().note_error(
+                    f"{printable(rel)}: cannot be deleted on the drive ({exc.strerror})."
+                )
                 continue
             self.ledger.forget(rel)
             folder = split(rel)[0]
@@ -519,7 +518,7 @@ class SyncPass:
                         "respond; they were abandoned (their temporary files are removed by a later pass)."
                     )
                     raise StaleMount(
-                        f"The drive stopped answering while syncing into {show(self.base)}. Files copied "
+                        f"The drive stopped answering while syncing into {printable(self.base)}. Files copied "
                         "so far are complete; the job tries again on its next pass."
                     )
         if failure and reraise:
@@ -536,15 +535,17 @@ class SyncPass:
 def _whole_error(exc: OSError, path: str) -> DriveError:
     if exc.errno in _DISCONNECTED or exc.errno == errno.EIO:
         return StaleMount(
-            f"The drive stopped answering ({exc.strerror}) at {show(path)}. Files copied so far are "
+            f"The drive stopped answering ({exc.strerror}) at {printable(path)}. Files copied so far are "
             "complete; the job tries again on its next pass."
         )
     if exc.errno in _NO_SPACE:
         return NotEnoughSpace(
-            f"The drive is full ({show(path)}): free some space there; the job tries again on its next pass."
+            f"The drive is full ({printable(path)}): free some space there; the job tries again on its next pass."
         )
     if isinstance(exc, PermissionError):
-        return InvalidPath(f"No permission to write into {show(path)} on the drive.")
+        return InvalidPath(f"No permission to write into {printable(path)} on the drive.")
     if exc.errno == errno.EROFS:
-        return InvalidPath(f"The drive is read-only at {show(path)}: mount it writable to keep files synced.")
-    return TransferError(f"Cannot sync into {show(path)}: {exc.strerror or exc}.")
+        return InvalidPath(
+            f"The drive is read-only at {printable(path)}: mount it writable to keep files synced."
+        )
+    return TransferError(f"Cannot sync into {printable(path)}: {exc.strerror or exc}.")

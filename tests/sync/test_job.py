@@ -1,0 +1,236 @@
+"""A keep-synced job on a plain folder drive: what it copies, when, and what it never does."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from drivewidget.errors import InvalidPath, TransferBusy
+from drivewidget.sync import FolderDrive, keep_synced, sync_jobs
+from drivewidget.sync.drive_side import is_temp_name
+
+from .conftest import tree, wait_for
+
+FAST = {"every": 0.2, "settle": 0.1, "settle_wait": 1.0, "confirm_uploads": False}
+
+
+def visible(root: Path) -> dict[str, bytes]:
+    return {k: v for k, v in tree(root).items() if not is_temp_name(os.path.basename(k))}
+
+
+def test_first_pass_copies_everything_and_stop_flush_leaves_an_identical_copy(local: Path, drive: FolderDrive) -> None:
+    for i in range(20):
+        (local / f"d{i % 3}").mkdir(exist_ok=True)
+        (local / f"d{i % 3}" / f"f{i}.bin").write_bytes(os.urandom(1000 + i))
+    job = keep_synced(drive, local, "run", **FAST)
+    dest = Path(drive.root) / "run"
+    assert wait_for(lambda: job.last_synced is not None)
+    assert visible(dest) == tree(local)
+    (local / "late.txt").write_text("written just before stop")
+    (local / "d0" / "f0.bin").write_bytes(b"changed")
+    result = job.stop(flush=True)
+    assert result is not None and result.ok
+    assert job.state == "stopped"
+    assert tree(dest) == tree(local)  # byte-identical, and no temporary file left
+    assert not sync_jobs()
+
+
+def test_running_again_returns_the_running_job(local: Path, drive: FolderDrive) -> None:
+    job = keep_synced(drive, local, "run", **FAST)
+    again = keep_synced(drive, str(local) + "/", "./run", every=5)
+    assert again is job
+    assert job.every == 5
+    assert sync_jobs() == [job]
+    with pytest.raises(TransferBusy, match="already keeping"):
+        keep_synced(drive, local.parent / "other", "run/sub", **FAST)
+
+
+def test_only_changed_files_are_copied(local: Path, drive: FolderDrive) -> None:
+    for i in range(50):
+        (local / f"f{i}").write_bytes(b"x" * i)
+    job = keep_synced(drive, local, "run", **FAST)
+    assert wait_for(lambda: job.last_result is not None and job.last_result.copied == 50)
+    synced = job.last_synced
+    (local / "f7").write_bytes(b"new content")
+    assert wait_for(lambda: job.last_synced != synced and job.pending == 0)
+    assert job.last_result is not None
+    assert job.last_result.copied == 1
+    assert job.last_result.files_total < 50  # the pass looked only at what changed
+    assert (Path(drive.root) / "run" / "f7").read_bytes() == b"new content"
+
+
+def test_a_busy_file_waits_until_it_is_quiet_and_is_never_copied_half_way(local: Path, drive: FolderDrive) -> None:
+    path = local / "busy.bin"
+    path.write_bytes(b"a" * 1000)
+    stop = threading.Event()
+
+    def writer() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            path.write_bytes(bytes([n % 256]) * 1000)
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        job = keep_synced(drive, local, "run", **{**FAST, "settle_wait": 0.3})
+        assert wait_for(lambda: job.last_result is not None)
+        time.sleep(1.0)
+        assert not (Path(drive.root) / "run" / "busy.bin").exists()
+        assert job.pending >= 1
+    finally:
+        stop.set()
+        thread.join()
+    assert wait_for(lambda: (Path(drive.root) / "run" / "busy.bin").exists())
+    assert wait_for(lambda: job.pending == 0)
+    assert (Path(drive.root) / "run" / "busy.bin").read_bytes() == path.read_bytes()
+
+
+def test_a_file_that_never_settles_is_reported(local: Path, drive: FolderDrive) -> None:
+    path = local / "log.txt"
+    stop = threading.Event()
+
+    def writer() -> None:
+        while not stop.is_set():
+            with path.open("a") as handle:
+                handle.write("x")
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        job = keep_synced(drive, local, "run", **{**FAST, "settle_wait": 0.1, "unsettled_after": 0.5})
+        assert wait_for(lambda: job.unsettled == ["log.txt"])
+        assert "log.txt" in job.error and "keep changing" in job.error
+        assert job.state == "error"
+        assert "log.txt" in job.status_text()
+    finally:
+        stop.set()
+        thread.join()
+    assert wait_for(lambda: job.unsettled == [] and job.state == "idle")
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_local_deletions_reach_the_drive_only_when_asked(local: Path, drive: FolderDrive, mirror: bool) -> None:
+    (local / "sub").mkdir()
+    (local / "sub" / "a").write_text("a")
+    (local / "b").write_text("b")
+    dest = Path(drive.root) / "run"
+    dest.mkdir()
+    (dest / "theirs").write_text("a collaborator's file")
+    job = keep_synced(drive, local, "run", mirror_deletes=mirror, **FAST)
+    assert wait_for(lambda: (dest / "b").exists() and (dest / "sub" / "a").exists())
+    (local / "b").unlink()
+    (local / "sub" / "a").unlink()
+    (local / "sub").rmdir()
+    (local / "c").write_text("c")
+    assert wait_for(lambda: (dest / "c").exists())
+    job.stop(flush=True)
+    assert (dest / "theirs").exists()  # never the drive's own files
+    assert (dest / "b").exists() is not mirror
+    assert (dest / "sub").exists() is not mirror
+
+
+def test_temporary_leftovers_on_the_drive_are_removed(local: Path, drive: FolderDrive) -> None:
+    dest = Path(drive.root) / "run" / "sub"
+    dest.mkdir(parents=True)
+    leftover = dest / ".dw-0123456789abcdef.part"
+    leftover.write_bytes(b"half a checkpoint")
+    (local / "sub").mkdir()
+    (local / "sub" / "ckpt").write_bytes(b"whole")
+    job = keep_synced(drive, local, "run", **FAST)
+    assert wait_for(lambda: job.last_synced is not None)
+    assert not leftover.exists()
+    assert (dest / "ckpt").read_bytes() == b"whole"
+
+
+def test_a_newer_file_on_the_drive_is_kept(local: Path, drive: FolderDrive) -> None:
+    dest = Path(drive.root) / "run"
+    dest.mkdir()
+    (local / "notes.txt").write_text("old local")
+    past = time.time() - 3600
+    os.utime(local / "notes.txt", (past, past))
+    (dest / "notes.txt").write_text("edited on the drive since")
+    job = keep_synced(drive, local, "run", **FAST)
+    assert wait_for(lambda: job.last_result is not None)
+    assert (dest / "notes.txt").read_text() == "edited on the drive since"
+    assert job.last_result is not None and job.last_result.kept_newer == ("notes.txt",)
+
+
+def test_a_link_on_the_drive_is_never_written_through(local: Path, drive: FolderDrive, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.symlink(outside, Path(drive.root) / "run")
+    (local / "ckpt").write_text("data")
+    job = keep_synced(drive, local, "run", **FAST)
+    assert wait_for(lambda: job.state == "error")
+    assert "symbolic link" in job.error
+    assert list(outside.iterdir()) == []
+
+
+def test_links_and_fifos_in_the_local_folder_are_skipped(local: Path, drive: FolderDrive, tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("not to be copied")
+    os.symlink(secret, local / "link")
+    os.mkfifo(local / "fifo")
+    (local / "real").write_text("real")
+    job = keep_synced(drive, local, "run", **FAST)
+    assert wait_for(lambda: job.last_synced is not None)
+    assert sorted(os.listdir(Path(drive.root) / "run")) == ["real"]
+
+
+def test_a_missing_drive_is_an_error_in_words_and_the_job_goes_on(local: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "gone-drive"
+    folder.mkdir()
+    drive = FolderDrive(folder)
+    job = keep_synced(drive, local, "run", **FAST)
+    assert wait_for(lambda: job.last_synced is not None)
+    (folder / "run").rmdir()
+    folder.rmdir()
+    (local / "f").write_text("f")
+    assert wait_for(lambda: job.state == "error")
+    assert "not mounted" in job.error
+    assert job.pending == 1
+    folder.mkdir()
+    assert wait_for(lambda: (folder / "run" / "f").exists())
+    assert wait_for(lambda: job.state == "idle" and job.error == "" and job.pending == 0)
+
+
+def test_read_only_drive_is_refused_in_words(local: Path, tmp_path: Path) -> None:
+    (tmp_path / "ro").mkdir()
+    drive = FolderDrive(tmp_path / "ro", writable=False)
+    with pytest.raises(InvalidPath, match="read-only"):
+        keep_synced(drive, local, "run", **FAST)
+    assert not sync_jobs()
+
+
+def test_bad_folders_are_refused_at_once(local: Path, drive: FolderDrive, tmp_path: Path) -> None:
+    with pytest.raises(InvalidPath, match="outside the drive"):
+        keep_synced(drive, local, "/etc", **FAST)
+    with pytest.raises(InvalidPath, match="on the drive"):
+        keep_synced(drive, Path(drive.root) / "x", "run", **FAST)
+    with pytest.raises(InvalidPath, match="is a file"):
+        (tmp_path / "file").write_text("")
+        keep_synced(drive, tmp_path / "file", "run", **FAST)
+    with pytest.raises(ValueError, match="every"):
+        keep_synced(drive, local, "run", every=0)
+    with pytest.raises(TypeError, match="unknown keep_synced option"):
+        keep_synced(drive, local, "run", evry=3)
+    assert not sync_jobs()
+
+
+def test_sync_now_returns_a_transfer_result(local: Path, drive: FolderDrive) -> None:
+    job = keep_synced(drive, local, "run", **{**FAST, "every": 3600})
+    assert wait_for(lambda: job.last_synced is not None)
+    (local / "now.txt").write_text("now")
+    result = job.sync_now()
+    assert result.copied == 1 and result.ok
+    assert (Path(drive.root) / "run" / "now.txt").read_text() == "now"
+    job.stop(flush=False)
+    with pytest.raises(Exception, match="stopped"):
+        job.sync_now()
