@@ -27,14 +27,14 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from .controller import DriveController
-    from .transfer.copier import Transfer, TransferProgress
+    from .transfer import Transfer, TransferProgress
 
 __all__ = ["add_stage_parser", "cmd_stage", "cmd_sync_back"]
 
 
 def add_stage_parser(subparsers: Any) -> None:
     """Register ``stage`` and ``sync-back`` on the ``add_subparsers()`` object of the main parser."""
-    from .transfer.copier import DEFAULT_WORKERS
+    from .transfer import DEFAULT_WORKERS
 
     for name, func, help_text, src_help, dest_help in (
         (

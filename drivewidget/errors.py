@@ -155,9 +155,10 @@ def from_os_error(
             "Check the connection; if it stays stuck, unmount and mount again."
         )
     if code in NO_SPACE_ERRNOS:
-        what = "quota is used up" if code == errno.EDQUOT else "disk is full"
+        what = "the quota is used up" if code == errno.EDQUOT else "the disk is full"
         return NotEnoughSpace(
-            f"Could not {doing} {path}: the {what}.{tail} Free some space (or choose another place), then retry."
+            f"Could not {doing} {path}: it ran out of space ({what}).{tail} "
+            "Free some space (or choose another place), then retry."
         )
     if code == errno.EEXIST:
         return InvalidPath(f"{os.path.basename(path) or path} already exists here. Choose another name.")

@@ -5,9 +5,18 @@
     job = start_stage(ctrl, "datasets/imagenet-mini", "/content/data")  # background
     job.progress.describe(); job.cancel(); job.wait()
 
-:mod:`.copier` is the engine (plan → check space → parallel copy → verify), usable on any
-two folders with :func:`start_copy` / :func:`copy_tree`; :mod:`.api` checks the paths
-against a :class:`~drivewidget.controller.DriveController`.
+The modules, each with one job:
+
+* :mod:`.options` - the values: :class:`CopyOptions`, :class:`TransferProgress`, :class:`TransferResult`;
+* :mod:`.handle` - :class:`Transfer` (progress, callbacks, cancel, wait) and one transfer per destination;
+* :mod:`.pool` - the bounded pool of daemon threads that may be abandoned on a hung drive;
+* :mod:`.ends`, :mod:`.plan`, :mod:`.engine` - the engine: open both ends, plan, check space,
+  copy in parallel, verify, rename into place (every file opened relative to a folder
+  descriptor, links on the drive followed only inside it);
+* :mod:`.files` - temporary names, mtime comparison, digests;
+* :mod:`.start` - :func:`start_copy` / :func:`copy_tree` on any two folders;
+* :mod:`.drive`, :mod:`.api` - ``stage`` / ``sync_back`` with the drive's rules, against the
+  small :class:`~.drive.Drive` protocol (never the controller class).
 
 The engine copies through the mount, for every backend, with a bounded pool of threads.
 It does not delegate to ``rclone copy``: measured on a WebDAV remote with a 40 ms round
@@ -23,16 +32,10 @@ upload queue).
 from __future__ import annotations
 
 from .api import active_transfers, stage, start_stage, start_sync_back, sync_back
-from .copier import (
-    DEFAULT_WORKERS,
-    CopyOptions,
-    Transfer,
-    TransferProgress,
-    TransferResult,
-    copy_tree,
-    start_copy,
-)
 from .errors import NotEnoughSpace, TransferBusy, TransferError
+from .handle import Transfer
+from .options import DEFAULT_WORKERS, CopyOptions, TransferProgress, TransferResult
+from .start import copy_tree, start_copy
 
 __all__ = [
     "DEFAULT_WORKERS",

@@ -1,4 +1,4 @@
-"""Stage drive data to local disk and sync results back, checked against a controller.
+"""Stage drive data to local disk and sync results back: the drive's path rules, then the engine.
 
 ``stage`` copies a folder (or file) of the mounted drive to this machine's disk, where
 reading is fast; ``sync_back`` copies results from local disk into the drive and, by
@@ -7,14 +7,18 @@ raise a :class:`~drivewidget.errors.DriveError` that says what to do:
 
 * the drive must be mounted (:class:`NotMounted`) and answering (:class:`StaleMount`);
 * the drive side must be inside ``controller.root`` (relative paths are taken from the
-  root), the local side must not be on the drive (:class:`InvalidPath`);
+  root; links on it are followed only inside it), the local side must not be on the
+  drive, however it gets there (a link into the drive counts) (:class:`InvalidPath`);
 * ``sync_back`` needs a writable mount (:class:`InvalidPath`);
 * one transfer per destination at a time (:class:`TransferBusy`).
 
-The ``start_*`` forms return a running :class:`~drivewidget.transfer.copier.Transfer` at
+The ``start_*`` forms return a running :class:`~drivewidget.transfer.Transfer` at
 once (the panel renders its progress and offers ``cancel()``); the plain forms wait and
-return the :class:`~drivewidget.transfer.copier.TransferResult`. Ctrl-C while waiting
+return the :class:`~drivewidget.transfer.TransferResult`. Ctrl-C while waiting
 cancels cleanly.
+
+The controller is reached only through the small :class:`~.drive.Drive` protocol (this
+module never imports it); the unmount guard is a hold registered with it.
 
 ``start_*`` never waits for the drive longer than a status refresh (0.5 s): it checks the
 mount state and the paths as text at once (raising at once), and the checks that must
@@ -26,42 +30,40 @@ that stops a transfer.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from .. import drivefs
 from .._env import current_dir
-from ..errors import Busy, DriveError, InvalidPath, NotMounted, StaleMount
+from ..errors import Busy, DriveError, InvalidPath, NotMounted, StaleMount, from_os_error
 from ..status.mounttable import find_mount, is_within
-from ..status.probe import DISCONNECTED_ERRNOS, bounded
-from .copier import (
-    CopyOptions,
-    DoneCallback,
-    ProgressCallback,
-    Transfer,
-    TransferResult,
-    run_python,
-    show,
-    start_copy,
-    wait_interruptibly,
-)
-from .copier import active_transfers as _active_transfers
+from ..status.probe import bounded
+from ._text import show
+from .drive import Drive
+from .engine import copy_engine
+from .handle import DoneCallback, ProgressCallback, Transfer
+from .handle import active_transfers as _active_transfers
+from .options import CopyOptions, TransferResult
+from .start import start_copy, wait_interruptibly
 
-if TYPE_CHECKING:
-    from ..controller import DriveController
+T = TypeVar("T")
+_DIR = getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | os.O_CLOEXEC
 
 __all__ = ["active_transfers", "stage", "start_stage", "start_sync_back", "sync_back"]
 
-_HELD: weakref.WeakSet[DriveController] = weakref.WeakSet()
+_HELD: weakref.WeakSet[Any] = weakref.WeakSet()
 _HELD_LOCK = threading.Lock()
 
 
 class _RunningTransfers:
     """The unmount hold of one controller's transfers: unmounting under a copy is refused."""
 
-    def __init__(self, controller: DriveController) -> None:
+    def __init__(self, controller: Drive) -> None:
         self._controller = weakref.ref(controller)
 
     def describe(self) -> str:
@@ -77,7 +79,7 @@ class _RunningTransfers:
         return []
 
 
-def _hold_unmount(controller: DriveController) -> None:
+def _hold_unmount(controller: Drive) -> None:
     """Register (once per controller) the hold that keeps the drive mounted under a copy."""
     with _HELD_LOCK:
         if controller not in _HELD:
@@ -90,7 +92,7 @@ FS_TIMEOUT = 10.0
 
 
 def start_stage(
-    controller: DriveController,
+    controller: Drive,
     src: str | os.PathLike[str],
     dest: str | os.PathLike[str],
     *,
@@ -104,7 +106,7 @@ def start_stage(
     ``src`` is relative to ``controller.root`` unless absolute. A folder's contents go into
     ``dest`` (created if missing); running again skips files that are already identical,
     so it also resumes an interrupted run. ``options``: see
-    :class:`~drivewidget.transfer.copier.CopyOptions` (``workers``, ``checksum``, ``verify``,
+    :class:`~drivewidget.transfer.CopyOptions` (``workers``, ``checksum``, ``verify``,
     ``fsync``, ``symlinks``, ``reserve``, ``retries``).
     """
     opts = CopyOptions.from_kwargs(**options)
@@ -114,12 +116,14 @@ def start_stage(
     target = _local_path(controller, dest, "the local folder to stage into")
     into_folder = _clean(dest, "the local folder to stage into").endswith(os.sep)
 
+    engine = copy_engine(src_area=root)
+
     def run(transfer: Transfer) -> None:
         is_dir = _check_drive_source(controller, root, source)
-        _check_local_dest(target, is_dir)
-        if not is_dir and (into_folder or os.path.isdir(target)):
+        target_is_dir = _check_local_dest(controller, root, target, is_dir)
+        if not is_dir and (into_folder or target_is_dir):
             transfer.dest = os.path.join(target, os.path.basename(source))
-        run_python(transfer)
+        engine(transfer)
 
     return start_copy(
         source,
@@ -136,14 +140,14 @@ def start_stage(
 
 
 def stage(
-    controller: DriveController, src: str | os.PathLike[str], dest: str | os.PathLike[str], **kwargs: Any
+    controller: Drive, src: str | os.PathLike[str], dest: str | os.PathLike[str], **kwargs: Any
 ) -> TransferResult:
     """Copy ``src`` from the drive to ``dest`` on local disk and return the result (see :func:`start_stage`)."""
     return wait_interruptibly(start_stage(controller, src, dest, **kwargs))
 
 
 def start_sync_back(
-    controller: DriveController,
+    controller: Drive,
     src: str | os.PathLike[str],
     dest: str | os.PathLike[str],
     *,
@@ -170,20 +174,20 @@ def start_sync_back(
     source = _local_path(controller, src, "the local folder or file to sync back")
     try:
         st = os.stat(source)
-    except FileNotFoundError:
-        raise InvalidPath(f"There is nothing at {show(source)}. Check the path.") from None
     except OSError as exc:
-        raise InvalidPath(f"Cannot open {show(source)}: {exc.strerror}.") from exc
+        raise from_os_error(exc, doing="open", path=show(source)) from exc
     if not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
         raise InvalidPath(f"{show(source)} is not a regular file or a folder, so it cannot be synced back.")
     target = _drive_path(controller, root, dest, "the folder on the drive to sync back into")
     is_dir = stat.S_ISDIR(st.st_mode)
     into_folder = _clean(dest, "the folder on the drive to sync back into").endswith(os.sep)
     backend, mountpoint = controller.backend, controller.mountpoint
+    engine = copy_engine(dest_area=root)
 
     def run(transfer: Transfer) -> None:
+        _check_local_source(controller, root, source)
         transfer.dest = _check_drive_dest(controller, root, source, target, is_dir, into_folder)
-        run_python(transfer)
+        engine(transfer)
         if not flush or transfer.stopping or not transfer.progress.files_copied:
             return
         if not backend.confirms_uploads:
@@ -215,13 +219,13 @@ def start_sync_back(
 
 
 def sync_back(
-    controller: DriveController, src: str | os.PathLike[str], dest: str | os.PathLike[str], **kwargs: Any
+    controller: Drive, src: str | os.PathLike[str], dest: str | os.PathLike[str], **kwargs: Any
 ) -> TransferResult:
     """Copy ``src`` from local disk to ``dest`` on the drive and return the result (see :func:`start_sync_back`)."""
     return wait_interruptibly(start_sync_back(controller, src, dest, **kwargs))
 
 
-def active_transfers(controller: DriveController | None = None) -> list[Transfer]:
+def active_transfers(controller: Drive | None = None) -> list[Transfer]:
     """Transfers running now (of ``controller`` when given): e.g. to refuse unmounting under them."""
     return _active_transfers(controller)
 
@@ -229,7 +233,7 @@ def active_transfers(controller: DriveController | None = None) -> list[Transfer
 # -- checks ----------------------------------------------------------------------------
 
 
-def _require_mounted(controller: DriveController, doing: str) -> str:
+def _require_mounted(controller: Drive, doing: str) -> str:
     state = controller.refresh()
     if state == "stale":
         raise StaleMount(f"{controller.describe_state()} Recover it (Unmount, then Mount) before {doing}.")
@@ -240,7 +244,7 @@ def _require_mounted(controller: DriveController, doing: str) -> str:
     return controller.root
 
 
-def _mounted_readonly(controller: DriveController) -> bool:
+def _mounted_readonly(controller: Drive) -> bool:
     entry = find_mount(controller.mountpoint)
     return entry is not None and entry.readonly
 
@@ -254,13 +258,13 @@ def _clean(path: str | os.PathLike[str], what: str) -> str:
     return os.path.expanduser(raw)
 
 
-def _on_drive(controller: DriveController, path: str) -> bool:
+def _on_drive(controller: Drive, path: str) -> bool:
     return is_within(path, controller.mountpoint) or bool(
         controller.root and is_within(path, controller.root)
     )
 
 
-def _drive_path(controller: DriveController, root: str, path: str | os.PathLike[str], what: str) -> str:
+def _drive_path(controller: Drive, root: str, path: str | os.PathLike[str], what: str) -> str:
     raw = _clean(path, what)
     target = os.path.normpath(raw if os.path.isabs(raw) else os.path.join(root, raw))
     if not is_within(target, root):
@@ -270,7 +274,7 @@ def _drive_path(controller: DriveController, root: str, path: str | os.PathLike[
     return target
 
 
-def _local_path(controller: DriveController, path: str | os.PathLike[str], what: str) -> str:
+def _local_path(controller: Drive, path: str | os.PathLike[str], what: str) -> str:
     raw = _clean(path, what)
     if not os.path.isabs(raw) and not current_dir():
         raise InvalidPath(
@@ -286,7 +290,8 @@ def _local_path(controller: DriveController, path: str | os.PathLike[str], what:
     return target
 
 
-def _bounded(controller: DriveController, path: str, fn: Any) -> Any:
+def _bounded(controller: Drive, path: str, fn: Callable[[], T]) -> T:
+    """Run a check that touches the drive with a deadline; its OSError as a DriveError."""
     result = bounded(controller.mountpoint, fn, FS_TIMEOUT)
     if result.timed_out:
         raise StaleMount(
@@ -295,65 +300,112 @@ def _bounded(controller: DriveController, path: str, fn: Any) -> Any:
         )
     if result.error is not None:
         exc = result.error
-        if exc.errno in DISCONNECTED_ERRNOS:
-            raise StaleMount(f"The drive is disconnected: could not open {show(path)} ({exc.strerror}).")
-        if isinstance(exc, FileNotFoundError):
-            raise InvalidPath(
-                f"There is nothing at {show(path)} on the drive. Check the name (names are case-sensitive)."
-            )
-        if isinstance(exc, PermissionError):
-            raise InvalidPath(f"No permission to open {show(path)} on the drive.")
-        if isinstance(exc, NotADirectoryError):
-            raise InvalidPath(f"{show(exc.filename or path)}: a file stands where a folder is needed.")
-        raise InvalidPath(f"Cannot open {show(path)}: {exc.strerror or exc}.")
-    return result.value
+        where = show(path) if exc.errno == errno.EXDEV else f"{show(path)} on the drive"
+        raise from_os_error(
+            exc, doing="open", path=where, area=show(controller.root or controller.mountpoint)
+        ) from exc
+    return result.value  # type: ignore[return-value]
 
 
-def _check_drive_source(controller: DriveController, root: str, source: str) -> bool:
-    """The source exists inside the drive (also after following links); True for a folder."""
+def _below(root: str, path: str) -> tuple[str, ...]:
+    """``path`` (checked as text to be under ``root``) as names below it."""
+    rel = os.path.relpath(path, root)
+    return () if rel == os.curdir else drivefs.split_relative(rel)
 
-    def look() -> tuple[bool, bool, str]:
-        st = os.stat(source)
-        return stat.S_ISDIR(st.st_mode), stat.S_ISREG(st.st_mode), os.path.realpath(source)
 
-    is_dir, is_file, real = _bounded(controller, source, look)
-    if not is_within(real, os.path.realpath(root)):
-        raise InvalidPath(
-            f"{show(source)} leads outside the drive (to {show(real)}). Stage from the drive itself."
-        )
-    if not (is_dir or is_file):
+def _check_drive_source(controller: Drive, root: str, source: str) -> bool:
+    """The source exists inside the drive (links followed only inside it); True for a folder."""
+    names = _below(root, source)
+
+    def look() -> os.stat_result:
+        if not names:
+            return os.stat(root)
+        with drivefs.opened(drivefs.open_dir(root, names[:-1], links="inside")) as parent:
+            return drivefs.stat_at(parent, names[-1], links="inside", area=root)
+
+    st = _bounded(controller, source, look)
+    if not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
         raise InvalidPath(f"{show(source)} is not a regular file or a folder, so it cannot be staged.")
-    return bool(is_dir)
+    return stat.S_ISDIR(st.st_mode)
 
 
-def _check_local_dest(target: str, src_is_dir: bool) -> None:
-    existing = target
-    while not os.path.lexists(existing):
-        existing = os.path.dirname(existing)
-    if existing != target and not os.path.isdir(existing):
-        raise InvalidPath(
-            f"{show(existing)} is a file, so {show(target)} cannot be created. Choose another destination."
-        )
-    if existing == target and src_is_dir and not os.path.isdir(target):
-        raise InvalidPath(f"{show(target)} is a file; give a folder to stage the folder into.")
+def _on_drive_really(controller: Drive, root: str, fd: int) -> bool:
+    """Whether the open folder ``fd`` is on the drive (by the kernel's path, not by text)."""
+    return any(drivefs.is_inside(fd, area) for area in {controller.mountpoint, root} if area)
 
 
-def _check_drive_dest(
-    controller: DriveController, root: str, source: str, target: str, src_is_dir: bool, into_folder: bool
-) -> str:
-    """The destination on the drive can be created; returns the final path (a file into a folder)."""
+def _check_local_dest(controller: Drive, root: str, target: str, src_is_dir: bool) -> bool:
+    """The local destination can be made, and is not on the drive however it is reached
+    (a link into the drive is refused: a stage would copy the drive into itself). True
+    when it is an existing folder."""
 
-    def look() -> tuple[str, str, bool]:
+    def look() -> tuple[str, bool, bool]:
         existing = target
         while not os.path.lexists(existing):
             existing = os.path.dirname(existing)
-        return existing, os.path.realpath(existing), os.path.isdir(existing)
+        try:
+            fd = os.open(existing, _DIR)
+        except NotADirectoryError:
+            return existing, False, False
+        with drivefs.opened(fd):
+            return existing, True, _on_drive_really(controller, root, fd)
 
-    existing, real, is_dir = _bounded(controller, target, look)
-    if not is_within(real, os.path.realpath(root)):
+    existing, is_dir, on_drive = _bounded(controller, target, look)
+    if on_drive:
         raise InvalidPath(
-            f"{show(target)} leads outside the drive (to {show(real)}). Choose a folder on the drive."
+            f"{show(target)} leads onto the drive (through a symbolic link): give the local folder on this "
+            f"machine's disk, outside {show(controller.mountpoint)}."
         )
+    if existing != target and not is_dir:
+        raise InvalidPath(
+            f"{show(existing)} is a file, so {show(target)} cannot be created. Choose another destination."
+        )
+    if existing == target and src_is_dir and not is_dir:
+        raise InvalidPath(f"{show(target)} is a file; give a folder to stage the folder into.")
+    return existing == target and is_dir
+
+
+def _check_local_source(controller: Drive, root: str, source: str) -> None:
+    """A local source that is really on the drive (through a link) is refused."""
+
+    def look() -> bool:
+        folder = source if os.path.isdir(source) else os.path.dirname(source)
+        with drivefs.opened(os.open(folder, _DIR)) as fd:
+            return _on_drive_really(controller, root, fd)
+
+    if _bounded(controller, source, look):
+        raise InvalidPath(
+            f"{show(source)} leads onto the drive (through a symbolic link): give the local folder or file "
+            "to sync back on this machine's disk."
+        )
+
+
+def _check_drive_dest(
+    controller: Drive, root: str, source: str, target: str, src_is_dir: bool, into_folder: bool
+) -> str:
+    """The destination on the drive can be created inside it; returns the final path (a file into a folder)."""
+    names = _below(root, target)
+
+    def look() -> tuple[int, bool]:
+        """How many names exist (links followed only inside the drive), and whether the last is a folder."""
+        current = drivefs.open_dir(root)
+        try:
+            for count, name in enumerate(names):
+                try:
+                    st = drivefs.stat_at(current, name, links="inside", area=root)
+                except FileNotFoundError:
+                    return count, True
+                if not stat.S_ISDIR(st.st_mode):
+                    return count + 1, False
+                child = drivefs.open_dir(current, (name,), links="inside", area=root)
+                os.close(current)
+                current = child
+            return len(names), True
+        finally:
+            os.close(current)
+
+    found, is_dir = _bounded(controller, target, look)
+    existing = os.path.join(root, *names[:found]) if found else root
     if existing != target and not is_dir:
         raise InvalidPath(f"{show(existing)} is a file, so {show(target)} cannot be created on the drive.")
     if existing == target and src_is_dir and not is_dir:

@@ -15,7 +15,7 @@ import ipywidgets as widgets
 
 from ..controller import DriveController
 from ..errors import DriveError
-from ..transfer.copier import Transfer, TransferProgress
+from ..transfer import Transfer, TransferProgress
 from .actions import Report, explain
 from .tree import close_tree
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from drivewidget.transfer import copier
+from drivewidget.transfer import engine
+from drivewidget.transfer.files import TEMP_RE
 
 WEIRD_NAMES = [
     "plain.txt",
@@ -92,18 +93,18 @@ def mtimes(root: Path) -> dict[str, int]:
 
 def leftovers(root: Path) -> list[str]:
     """Temporary files the copier would have left."""
-    return [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs if copier.TEMP_RE.match(f)]
+    return [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs if TEMP_RE.match(f)]
 
 
 class Slow:
-    """Slows ``copier._write_all`` down and signals when copying has begun (to cancel mid-file)."""
+    """Slows ``engine.write_all`` down and signals when copying has begun (to cancel mid-file)."""
 
     def __init__(self, delay: float = 0.02, hook: Callable[[int, bytes], None] | None = None) -> None:
         self.delay = delay
         self.started = threading.Event()
         self.chunks = 0
         self.hook = hook
-        self._real = copier._write_all
+        self._real = engine.write_all
 
     def __call__(self, fd: int, data: bytes) -> None:
         self._real(fd, data)
@@ -117,5 +118,5 @@ class Slow:
 def install_slow(monkeypatch: pytest.MonkeyPatch, delay: float = 0.02) -> Slow:
     """Slow every write of the copier down (fixtures in the test modules call this)."""
     slow = Slow(delay)
-    monkeypatch.setattr(copier, "_write_all", slow)
+    monkeypatch.setattr(engine, "write_all", slow)
     return slow

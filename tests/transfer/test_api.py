@@ -15,12 +15,12 @@ from drivewidget.errors import Busy, InvalidPath, NotMounted, StaleMount
 from drivewidget.testing import FakeBackend
 from drivewidget.transfer import (
     TransferBusy,
+    TransferProgress,
     active_transfers,
     stage,
     start_stage,
     sync_back,
 )
-from drivewidget.transfer.copier import TransferProgress
 from tests.transfer import Slow, contents, install_slow, leftovers, make_tree, tree
 
 

@@ -13,16 +13,10 @@ from pathlib import Path
 import pytest
 
 from drivewidget.errors import Busy, DriveError, InvalidPath
-from drivewidget.transfer import copier
-from drivewidget.transfer.copier import (
-    CopyOptions,
-    TransferProgress,
-    copy_tree,
-    same_mtime,
-    start_copy,
-    temp_name,
-)
+from drivewidget.transfer import CopyOptions, TransferProgress, copy_tree, engine, start_copy
 from drivewidget.transfer.errors import NotEnoughSpace, TransferBusy
+from drivewidget.transfer.files import CHUNK, TEMP_RE, same_mtime, temp_name
+from drivewidget.transfer.handle import lock_path
 from tests.transfer import Slow, install_slow, leftovers, make_tree, mtimes, tree
 
 
@@ -128,7 +122,7 @@ def test_resume_after_cancel_and_after_a_crash(
     transfer.cancel()
     partial = transfer.wait(10)
     assert partial.cancelled and 3 <= partial.copied < partial.files_total
-    monkeypatch.setattr(copier, "_write_all", slow._real)
+    monkeypatch.setattr(engine, "write_all", slow._real)
     # a crash (kill -9) leaves a temporary file behind: the next run removes it
     crash_left = dest / "dir1" / "sub" / temp_name("f2.dat")
     crash_left.parent.mkdir(parents=True, exist_ok=True)
@@ -141,7 +135,7 @@ def test_resume_after_cancel_and_after_a_crash(
 
 def test_temporary_names_are_short_and_stable() -> None:
     assert temp_name("x" * 255) == temp_name("x" * 255)
-    assert len(temp_name("x" * 255)) < 30 and copier.TEMP_RE.match(temp_name("a"))
+    assert len(temp_name("x" * 255)) < 30 and TEMP_RE.match(temp_name("a"))
     assert temp_name("a") != temp_name("b")
 
 
@@ -167,7 +161,7 @@ def test_full_disk_real_tmpfs(
         copy_tree(src, small / "data", reserve=0)
     assert not (small / "data").exists()
     # when free space shrinks after the check, ENOSPC stops the copy cleanly
-    monkeypatch.setattr(copier.PythonCopy, "_check_space", lambda self: None)
+    monkeypatch.setattr(engine.CopyEngine, "_check_space", lambda self: None)
     with pytest.raises(NotEnoughSpace, match="ran out of space"):
         copy_tree(src, small / "data", workers=2)
     assert not leftovers(small)
@@ -198,7 +192,7 @@ def test_a_transfer_in_another_process_is_rejected(src: Path, tmp_path: Path) ->
     dest = tmp_path / "dest"
     probe = start_copy(src, dest)
     probe.wait(10)
-    lock_path = copier.lock_path(probe._lock_key)
+    lock_file = lock_path(probe._lock_key)
     holder = subprocess.Popen(
         [
             sys.executable,
@@ -209,7 +203,7 @@ def test_a_transfer_in_another_process_is_rejected(src: Path, tmp_path: Path) ->
             "os.pwrite(fd, b'process 4242: stage gdrive -> /data', 0)\n"
             "print('locked', flush=True)\n"
             "time.sleep(30)\n",
-            str(lock_path),
+            str(lock_file),
         ],
         stdout=subprocess.PIPE,
     )
@@ -230,13 +224,13 @@ def test_file_changing_while_copied_is_retried_then_reported(
     writes = {"n": 0}
 
     def grow(_: int, data: bytes) -> None:  # the source grows after the first chunk of every try
-        if len(data) == copier.CHUNK and writes["n"] < writes.get("limit", 10**9):
+        if len(data) == CHUNK and writes["n"] < writes.get("limit", 10**9):
             with open(victim, "ab") as handle:
                 handle.write(b"more")
             writes["n"] += 1
 
     slow = Slow(delay=0, hook=grow)
-    monkeypatch.setattr(copier, "_write_all", slow)
+    monkeypatch.setattr(engine, "write_all", slow)
     dest = tmp_path / "dest"
     result = copy_tree(src, dest, workers=1, retries=1)
     assert not result.ok and result.failed >= 1
@@ -251,41 +245,38 @@ def test_file_changing_while_copied_is_retried_then_reported(
 
 
 def test_corrupted_copy_is_not_kept(src: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = copier._write_all
+    real = engine.write_all
 
     def flip(fd: int, data: bytes) -> None:
         if len(data) > 1000:
             data = bytes([data[0] ^ 0xFF]) + data[1:]
         real(fd, data)
 
-    monkeypatch.setattr(copier, "_write_all", flip)
+    monkeypatch.setattr(engine, "write_all", flip)
     dest = tmp_path / "dest"
     result = copy_tree(src, dest)
     assert result.failed >= 1 and any("differs from the source" in e for e in result.errors)
     assert not (dest / "mib_plus_one.bin").exists() and not leftovers(dest)
-    monkeypatch.setattr(copier, "_write_all", real)
+    monkeypatch.setattr(engine, "write_all", real)
     assert copy_tree(src, dest).ok and tree(dest) == tree(src)
 
 
 def test_unreadable_file_and_folder_are_reported_in_words(
     src: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_open, real_scandir = os.open, os.scandir
-    secret = str(src / "plain.txt")
-    locked = str(src / "dir2")
+    real_open = os.open
+    top, locked = (src.stat().st_dev, src.stat().st_ino), (src / "dir2").stat().st_ino
 
-    def fake_open(path: str, flags: int, *args: int) -> int:
-        if path == secret:
+    def fake_open(path: str, flags: int, *args: int, dir_fd: int | None = None) -> int:
+        here = os.fstat(dir_fd) if dir_fd is not None else None
+        readable = not flags & getattr(os, "O_PATH", 0)
+        if here is not None and readable and path == "plain.txt" and (here.st_dev, here.st_ino) == top:
             raise PermissionError(errno.EACCES, "Permission denied", path)
-        return real_open(path, flags, *args)
-
-    def fake_scandir(path: str) -> object:
-        if os.fspath(path) == locked:
+        if here is not None and readable and path == "." and here.st_ino == locked:
             raise PermissionError(errno.EACCES, "Permission denied", path)
-        return real_scandir(path)
+        return real_open(path, flags, *args, dir_fd=dir_fd)
 
     monkeypatch.setattr(os, "open", fake_open)
-    monkeypatch.setattr(os, "scandir", fake_scandir)
     dest = tmp_path / "dest"
     result = copy_tree(src, dest)
     monkeypatch.undo()

@@ -1,0 +1,319 @@
+"""Plan a copy: list the source and the destination in parallel, decide what each file needs.
+
+Folders are listed through descriptors (:class:`~.ends.Ends`), never through path strings.
+Each source file is compared with what the destination has: the same size and
+modification time (at the coarser of the two clocks) means identical and it is skipped;
+with ``checksum=True`` the contents decide later, in the copy phase. Nothing that is not
+a regular file, a folder or a link is ever opened: a device, FIFO or socket on the drive
+is reported and left out, from its ``lstat`` alone.
+
+Followed links (``symlinks="follow"``) must stay inside the drive; a folder reached
+through a link is entered only if it is not the source itself or a folder around it, not
+a folder of the current chain (a loop), and not entered through another link before, so
+a folder full of links to each other or to ``..`` costs one listing each, not an
+exponential or endless copy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .. import drivefs
+from ..errors import DISCONNECTED_ERRNOS, DriveError, TransferError, from_os_error
+from ._text import show
+from .ends import Ends, split
+from .files import NEWER_TOLERANCE_NS, TEMP_RE, same_mtime
+from .handle import Transfer
+
+__all__ = ["Item", "Plan", "Planner", "whole_error"]
+
+Key = tuple[int, int]
+
+
+@dataclass
+class Item:
+    """One thing to copy: a regular file or a link (``rel`` is ``""`` for a single file)."""
+
+    rel: str
+    kind: Literal["file", "link"]
+    size: int = 0
+    mtime_ns: int = 0
+    mode: int = 0o644
+    target: str = ""
+    check: bool = False
+    """Contents decide (checksum mode, same size): compared in the copy phase."""
+    dest_newer: bool = False
+    """The destination's copy was changed after this one (beyond clock skew between machines):
+    replacing it could undo someone's work, so it is kept unless the contents are identical."""
+
+
+@dataclass
+class Plan:
+    """What the copy phase does: files to copy, folders to make, temporary files to remove."""
+
+    items: list[Item] = field(default_factory=list)
+    new_dirs: list[tuple[str, int]] = field(default_factory=list)
+    stale: list[tuple[str, str]] = field(default_factory=list)
+    """(folder, name) of temporary files an interrupted run left at the destination."""
+    links_skipped: int = 0
+
+
+def whole_error(exc: OSError, path: str) -> DriveError:
+    """The error that stops a whole transfer (drive gone, disk full, a path unusable)."""
+    return from_os_error(
+        exc,
+        doing="copy",
+        path=show(path),
+        then="Files copied so far are complete; run again to finish." if exc.errno != errno.ENOENT else "",
+        fallback=TransferError,
+    )
+
+
+class Planner:
+    """Builds a :class:`Plan` for ``transfer`` between ``ends``; ``submit`` runs a task on the pool."""
+
+    def __init__(self, transfer: Transfer, ends: Ends, submit: Callable[[Callable[[], None]], None]) -> None:
+        self.t = transfer
+        self.o = transfer.options
+        self.ends = ends
+        self.plan = Plan()
+        self._submit = submit
+        self._lock = threading.Lock()
+        self._linked: set[Key] = set()
+        self._top: Key = (0, 0)
+
+    def start(self) -> None:
+        """Plan the top (a single file at once; a folder's listing goes on on the pool)."""
+        ends = self.ends
+        if ends.single:
+            links: drivefs.Links = "inside" if ends.area_fd is not None else "follow"
+            st = drivefs.stat_at(ends.src, ends.src_name, links=links, area=ends.area_fd)
+            dst = None
+            if ends.dest_exists:
+                with contextlib.suppress(FileNotFoundError):
+                    dst = os.stat(ends.dest_name, dir_fd=ends.dest, follow_symlinks=False)
+            self._decide(Item("", "file", st.st_size, st.st_mtime_ns, st.st_mode), dst)
+            return
+        st = os.fstat(ends.src)
+        self._top = (st.st_dev, st.st_ino)
+        self._submit(lambda: self._list("", ends.dest_exists, frozenset({self._top})))
+
+    # -- listing -----------------------------------------------------------------------
+
+    def _list(self, rel: str, dest_exists: bool, chain: frozenset[Key]) -> None:
+        if self.t.stopping:
+            return
+        names = split(rel)
+        try:
+            folder = self.ends.src_dir(names)
+        except OSError as exc:
+            self._folder_error(rel, exc, "cannot be listed")
+            return
+        with drivefs.opened(folder):
+            try:
+                entries = _entries(folder)
+            except OSError as exc:
+                self._folder_error(rel, exc, "cannot be listed")
+                return
+            existing: dict[str, os.stat_result] = {}
+            if dest_exists:
+                listed = self._dest_entries(rel, names)
+                if listed is None:
+                    return
+                existing = listed
+            for name, lst in entries:
+                if TEMP_RE.match(name):
+                    continue
+                child = os.path.join(rel, name) if rel else name
+                self._entry(folder, name, lst, child, existing.get(name), chain)
+
+    def _dest_entries(self, rel: str, names: tuple[str, ...]) -> dict[str, os.stat_result] | None:
+        """The destination folder's names (``None`` after reporting it cannot be listed)."""
+        out: dict[str, os.stat_result] = {}
+        try:
+            with drivefs.opened(self.ends.dest_dir(names)) as folder:
+                for name, lst in _entries(folder):
+                    if TEMP_RE.match(name):
+                        with self._lock:
+                            self.plan.stale.append((rel, name))
+                    else:
+                        out[name] = lst
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            self._folder_error(rel, exc, "cannot be listed at the destination")
+            return None
+        return out
+
+    def _entry(
+        self,
+        folder: int,
+        name: str,
+        lst: os.stat_result,
+        child: str,
+        existing: os.stat_result | None,
+        chain: frozenset[Key],
+    ) -> None:
+        try:
+            st, via_link = lst, False
+            if stat.S_ISLNK(lst.st_mode):
+                if self.o.symlinks == "skip":
+                    with self._lock:
+                        self.plan.links_skipped += 1
+                    return
+                if self.o.symlinks == "copy":
+                    item = Item(child, "link", target=os.readlink(name, dir_fd=folder))
+                    self._decide(item, existing)
+                    return
+                followed = self._follow(folder, name, child)
+                if followed is None:
+                    return
+                st, via_link = followed, True
+            if stat.S_ISDIR(st.st_mode):
+                if not via_link or self._entered(child, st, chain):
+                    self._folder(child, st, existing, chain)
+            elif stat.S_ISREG(st.st_mode):
+                self._decide(Item(child, "file", st.st_size, st.st_mtime_ns, st.st_mode), existing)
+            else:
+                self.t.note_failed(
+                    f"{show(child)}: not a regular file, folder or link (a device, pipe or socket); skipped."
+                )
+        except OSError as exc:
+            if exc.errno in DISCONNECTED_ERRNOS:
+                self.t.abort(whole_error(exc, os.path.join(self.ends.src_path, child)))
+                return
+            self.t.note_failed(f"{show(child)}: cannot be read ({exc.strerror or exc}).")
+
+    def _follow(self, folder: int, name: str, child: str) -> os.stat_result | None:
+        """What the link ``name`` leads to, if it may be followed (else reported, ``None``)."""
+        try:
+            return drivefs.stat_at(folder, name, links=self.ends.src_links, area=self.ends.area_fd)
+        except FileNotFoundError:
+            target = os.readlink(name, dir_fd=folder)
+            self.t.note_failed(
+                f"{show(child)}: a symbolic link to something missing ({show(target)}); not copied."
+            )
+        except OSError as exc:
+            if exc.errno == errno.EXDEV:
+                self.t.note_failed(
+                    f"{show(child)}: a symbolic link that {exc.strerror}; not copied "
+                    "(links are followed only inside the drive)."
+                )
+            elif exc.errno == errno.ELOOP:
+                self.t.note_failed(
+                    f"{show(child)}: a symbolic link that leads to itself (a loop); not copied."
+                )
+            else:
+                raise
+        return None
+
+    def _entered(self, child: str, st: os.stat_result, chain: frozenset[Key]) -> bool:
+        """May the folder that the link ``name`` leads to be entered? (Reports why not.)"""
+        key = (st.st_dev, st.st_ino)
+        around = key in chain
+        if not around:
+            with drivefs.opened(self.ends.src_dir(split(child))) as target:
+                around = drivefs.is_inside(self.ends.src, target)
+        if around:
+            self.t.note_error(
+                f"{show(child)}: a symbolic link back to a folder that contains it (a loop); not followed."
+            )
+            return False
+        with self._lock:
+            if key in self._linked:
+                self.t.note_error(
+                    f"{show(child)}: a symbolic link to a folder already copied through another link; "
+                    "not copied twice."
+                )
+                return False
+            self._linked.add(key)
+        return True
+
+    def _folder(
+        self,
+        child: str,
+        st: os.stat_result,
+        existing: os.stat_result | None,
+        chain: frozenset[Key],
+    ) -> None:
+        dest_has = False
+        if existing is not None:
+            if stat.S_ISLNK(existing.st_mode):
+                self.t.note_error(
+                    f"{show(child)}: the destination has a symbolic link here; the copy never writes "
+                    "through links, so this folder was not copied. Remove the link and run again."
+                )
+                return
+            if not stat.S_ISDIR(existing.st_mode):
+                self.t.note_error(
+                    f"{show(child)}: the destination has a file where the source has a folder; "
+                    "move the file away and run again."
+                )
+                return
+            dest_has = True
+        else:
+            with self._lock:
+                self.plan.new_dirs.append((child, st.st_mode))
+        key = (st.st_dev, st.st_ino)
+        self._submit(lambda: self._list(child, dest_has, chain | {key}))
+
+    # -- decisions ---------------------------------------------------------------------
+
+    def _decide(self, item: Item, dst: os.stat_result | None) -> None:
+        copy = True
+        if dst is not None and stat.S_ISDIR(dst.st_mode):
+            self.t.note_planned(0, copy=True)
+            self.t.note_failed(
+                f"{show(item.rel or self.ends.dest_path)}: the destination has a folder with this name; "
+                "move it away and run again."
+            )
+            return
+        if item.kind == "link":
+            if dst is not None and stat.S_ISLNK(dst.st_mode):
+                with contextlib.suppress(OSError), drivefs.opened(self.ends.dest_file(item.rel)[0]) as parent:
+                    copy = os.readlink(os.path.basename(item.rel), dir_fd=parent) != item.target
+        elif dst is not None and stat.S_ISREG(dst.st_mode):
+            item.dest_newer = (
+                not self.o.overwrite_newer and dst.st_mtime_ns > item.mtime_ns + NEWER_TOLERANCE_NS
+            )
+            same_size = dst.st_size == item.size
+            if item.dest_newer and not (self.o.checksum and same_size):
+                self.t.note_kept_newer(item.rel or os.path.basename(self.ends.dest_path))
+                return
+            if same_size and self.o.checksum:
+                item.check = True  # contents decide, in the copy phase
+            elif same_size:
+                copy = not same_mtime(dst.st_mtime_ns, item.mtime_ns)
+        self.t.note_planned(item.size, copy=copy)
+        if copy:
+            with self._lock:
+                self.plan.items.append(item)
+
+    def _folder_error(self, rel: str, exc: OSError, what: str) -> None:
+        if exc.errno in DISCONNECTED_ERRNOS:
+            self.t.abort(
+                whole_error(exc, os.path.join(self.ends.src_path, rel) if rel else self.ends.src_path)
+            )
+            return
+        if exc.errno == errno.ELOOP:
+            reason = "a symbolic link stands where the folder was listed; it is not followed"
+        elif exc.errno == errno.EXDEV:
+            reason = exc.strerror or "it leads outside the drive"
+        else:
+            reason = "permission denied" if isinstance(exc, PermissionError) else (exc.strerror or str(exc))
+        self.t.note_error(
+            f"{show(rel or self.ends.src_path)}: the folder {what} ({reason}); its contents were not copied."
+        )
+
+
+def _entries(folder: int) -> list[tuple[str, os.stat_result]]:
+    """(name, lstat) of every entry of the open folder: nothing is opened, links not followed."""
+    with drivefs.opened(drivefs.open_listable(folder)) as listable, os.scandir(listable) as it:
+        return [(entry.name, entry.stat(follow_symlinks=False)) for entry in it]
