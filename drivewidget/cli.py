@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from . import __version__
 from .cli_stage import add_stage_parser
+from .cli_sync import add_sync_parser
 
 if TYPE_CHECKING:
     from .controller import DriveController
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status.set_defaults(func=cmd_status)
     add_stage_parser(commands)
+    add_sync_parser(commands)
     return parser
 
 

@@ -22,7 +22,9 @@ def visible(root: Path) -> dict[str, bytes]:
     return {k: v for k, v in tree(root).items() if not is_temp_name(os.path.basename(k))}
 
 
-def test_first_pass_copies_everything_and_stop_flush_leaves_an_identical_copy(local: Path, drive: FolderDrive) -> None:
+def test_first_pass_copies_everything_and_stop_flush_leaves_an_identical_copy(
+    local: Path, drive: FolderDrive
+) -> None:
     for i in range(20):
         (local / f"d{i % 3}").mkdir(exist_ok=True)
         (local / f"d{i % 3}" / f"f{i}.bin").write_bytes(os.urandom(1000 + i))
@@ -63,7 +65,9 @@ def test_only_changed_files_are_copied(local: Path, drive: FolderDrive) -> None:
     assert (Path(drive.root) / "run" / "f7").read_bytes() == b"new content"
 
 
-def test_a_busy_file_waits_until_it_is_quiet_and_is_never_copied_half_way(local: Path, drive: FolderDrive) -> None:
+def test_a_busy_file_waits_until_it_is_quiet_and_is_never_copied_half_way(
+    local: Path, drive: FolderDrive
+) -> None:
     path = local / "busy.bin"
     path.write_bytes(b"a" * 1000)
     stop = threading.Event()
@@ -116,7 +120,9 @@ def test_a_file_that_never_settles_is_reported(local: Path, drive: FolderDrive) 
 
 
 @pytest.mark.parametrize("mirror", [False, True])
-def test_local_deletions_reach_the_drive_only_when_asked(local: Path, drive: FolderDrive, mirror: bool) -> None:
+def test_local_deletions_reach_the_drive_only_when_asked(
+    local: Path, drive: FolderDrive, mirror: bool
+) -> None:
     (local / "sub").mkdir()
     (local / "sub" / "a").write_text("a")
     (local / "b").write_text("b")
@@ -162,7 +168,9 @@ def test_a_newer_file_on_the_drive_is_kept(local: Path, drive: FolderDrive) -> N
     assert job.last_result is not None and job.last_result.kept_newer == ("notes.txt",)
 
 
-def test_a_link_on_the_drive_is_never_written_through(local: Path, drive: FolderDrive, tmp_path: Path) -> None:
+def test_a_link_on_the_drive_is_never_written_through(
+    local: Path, drive: FolderDrive, tmp_path: Path
+) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     os.symlink(outside, Path(drive.root) / "run")
@@ -173,7 +181,9 @@ def test_a_link_on_the_drive_is_never_written_through(local: Path, drive: Folder
     assert list(outside.iterdir()) == []
 
 
-def test_links_and_fifos_in_the_local_folder_are_skipped(local: Path, drive: FolderDrive, tmp_path: Path) -> None:
+def test_links_and_fifos_in_the_local_folder_are_skipped(
+    local: Path, drive: FolderDrive, tmp_path: Path
+) -> None:
     secret = tmp_path / "secret"
     secret.write_text("not to be copied")
     os.symlink(secret, local / "link")

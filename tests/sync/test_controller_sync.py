@@ -1,0 +1,59 @@
+"""keep_synced with a DriveController: the unmount makes a final pass, real rclone mounts work."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from drivewidget.controller import DriveController
+from drivewidget.errors import NotMounted
+from drivewidget.sync import keep_synced, sync_jobs
+
+from .conftest import tree, wait_for
+
+FAST = {"every": 0.2, "settle": 0.1, "settle_wait": 1.0}
+
+
+def test_needs_a_mounted_drive(controller: DriveController, local: Path) -> None:
+    with pytest.raises(NotMounted, match="mount it first"):
+        keep_synced(controller, local, "project/run", **FAST)
+    assert not sync_jobs()
+
+
+def test_unmount_makes_a_final_pass_and_says_so(controller: DriveController, local: Path) -> None:
+    controller.mount()
+    job = keep_synced(controller, local, "project/run", **{**FAST, "every": 3600})
+    assert sync_jobs(controller) == [job]
+    assert job in list(controller.holds)
+    assert wait_for(lambda: job.last_synced is not None)
+    (local / "ckpt.pt").write_bytes(b"written just before unmount")
+    controller.unmount()
+    assert job.state == "stopped"
+    assert "final pass copied 1 file(s)" in controller.message
+    assert (Path(controller.backend.folder) / "project" / "run" / "ckpt.pt").read_bytes() == (  # type: ignore[attr-defined]
+        b"written just before unmount"
+    )
+    assert job not in list(controller.holds)
+    assert not sync_jobs(controller)
+
+
+def test_real_rclone_mount_stop_flush_is_byte_identical(
+    rclone_controller: DriveController, local: Path
+) -> None:
+    ctrl = rclone_controller
+    ctrl.mount()
+    for i in range(30):
+        (local / f"d{i % 4}").mkdir(exist_ok=True)
+        (local / f"d{i % 4}" / f"f{i}.bin").write_bytes(os.urandom(5000 + i))
+    job = keep_synced(ctrl, local, "project/run", **FAST)
+    assert wait_for(lambda: job.last_synced is not None, timeout=30)
+    (local / "d0" / "f0.bin").write_bytes(b"changed after the first pass")
+    result = job.stop(flush=True)
+    assert result is not None and result.ok and result.upload_unconfirmed == ""
+    mounted = Path(ctrl.root) / "project" / "run"
+    assert tree(mounted) == tree(local)
+    ctrl.unmount()
+    cloud = Path(ctrl.backend.remote) / "project" / "run"  # type: ignore[attr-defined]
+    assert tree(cloud) == tree(local)  # uploaded, not just in rclone's cache
