@@ -43,7 +43,7 @@ from .._env import current_dir
 from ..errors import Busy, DriveError, InvalidPath, NotMounted, StaleMount, from_os_error
 from ..status.mounttable import find_mount, is_within
 from ..status.probe import bounded
-from ._text import show
+from ..text import printable
 from .drive import Drive
 from .engine import copy_engine
 from .handle import DoneCallback, ProgressCallback, Transfer
@@ -175,9 +175,11 @@ def start_sync_back(
     try:
         st = os.stat(source)
     except OSError as exc:
-        raise from_os_error(exc, doing="open", path=show(source)) from exc
+        raise from_os_error(exc, doing="open", path=printable(source)) from exc
     if not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
-        raise InvalidPath(f"{show(source)} is not a regular file or a folder, so it cannot be synced back.")
+        raise InvalidPath(
+            f"{printable(source)} is not a regular file or a folder, so it cannot be synced back."
+        )
     target = _drive_path(controller, root, dest, "the folder on the drive to sync back into")
     is_dir = stat.S_ISDIR(st.st_mode)
     into_folder = _clean(dest, "the folder on the drive to sync back into").endswith(os.sep)
@@ -269,7 +271,7 @@ def _drive_path(controller: Drive, root: str, path: str | os.PathLike[str], what
     target = os.path.normpath(raw if os.path.isabs(raw) else os.path.join(root, raw))
     if not is_within(target, root):
         raise InvalidPath(
-            f"{show(target)} is outside the drive. Give {what} under {show(root)} (or relative to it)."
+            f"{printable(target)} is outside the drive. Give {what} under {printable(root)} (or relative to it)."
         )
     return target
 
@@ -278,14 +280,14 @@ def _local_path(controller: Drive, path: str | os.PathLike[str], what: str) -> s
     raw = _clean(path, what)
     if not os.path.isabs(raw) and not current_dir():
         raise InvalidPath(
-            f"The working directory was deleted, so the relative path {show(raw)} means nothing: "
+            f"The working directory was deleted, so the relative path {printable(raw)} means nothing: "
             f"give {what} as an absolute path, or choose a folder first."
         )
     target = os.path.abspath(raw)
     if _on_drive(controller, target):
         raise InvalidPath(
-            f"{show(target)} is on the drive; give {what} on this machine's disk, outside "
-            f"{show(controller.mountpoint)} (for example under {show(os.path.expanduser('~'))})."
+            f"{printable(target)} is on the drive; give {what} on this machine's disk, outside "
+            f"{printable(controller.mountpoint)} (for example under {printable(os.path.expanduser('~'))})."
         )
     return target
 
@@ -295,14 +297,14 @@ def _bounded(controller: Drive, path: str, fn: Callable[[], T]) -> T:
     result = bounded(controller.mountpoint, fn, FS_TIMEOUT)
     if result.timed_out:
         raise StaleMount(
-            f"The drive is not responding: {show(path)} could not be opened within {FS_TIMEOUT:g} s. "
+            f"The drive is not responding: {printable(path)} could not be opened within {FS_TIMEOUT:g} s. "
             "Check the connection; if it stays stuck, unmount and mount again."
         )
     if result.error is not None:
         exc = result.error
-        where = show(path) if exc.errno == errno.EXDEV else f"{show(path)} on the drive"
+        where = printable(path) if exc.errno == errno.EXDEV else f"{printable(path)} on the drive"
         raise from_os_error(
-            exc, doing="open", path=where, area=show(controller.root or controller.mountpoint)
+            exc, doing="open", path=where, area=printable(controller.root or controller.mountpoint)
         ) from exc
     return result.value  # type: ignore[return-value]
 
@@ -325,7 +327,7 @@ def _check_drive_source(controller: Drive, root: str, source: str) -> bool:
 
     st = _bounded(controller, source, look)
     if not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
-        raise InvalidPath(f"{show(source)} is not a regular file or a folder, so it cannot be staged.")
+        raise InvalidPath(f"{printable(source)} is not a regular file or a folder, so it cannot be staged.")
     return stat.S_ISDIR(st.st_mode)
 
 
@@ -353,15 +355,15 @@ def _check_local_dest(controller: Drive, root: str, target: str, src_is_dir: boo
     existing, is_dir, on_drive = _bounded(controller, target, look)
     if on_drive:
         raise InvalidPath(
-            f"{show(target)} leads onto the drive (through a symbolic link): give the local folder on this "
-            f"machine's disk, outside {show(controller.mountpoint)}."
+            f"{printable(target)} leads onto the drive (through a symbolic link): give the local folder on this "
+            f"machine's disk, outside {printable(controller.mountpoint)}."
         )
     if existing != target and not is_dir:
         raise InvalidPath(
-            f"{show(existing)} is a file, so {show(target)} cannot be created. Choose another destination."
+            f"{printable(existing)} is a file, so {printable(target)} cannot be created. Choose another destination."
         )
     if existing == target and src_is_dir and not is_dir:
-        raise InvalidPath(f"{show(target)} is a file; give a folder to stage the folder into.")
+        raise InvalidPath(f"{printable(target)} is a file; give a folder to stage the folder into.")
     return existing == target and is_dir
 
 
@@ -375,7 +377,7 @@ def _check_local_source(controller: Drive, root: str, source: str) -> None:
 
     if _bounded(controller, source, look):
         raise InvalidPath(
-            f"{show(source)} leads onto the drive (through a symbolic link): give the local folder or file "
+            f"{printable(source)} leads onto the drive (through a symbolic link): give the local folder or file "
             "to sync back on this machine's disk."
         )
 
@@ -407,9 +409,13 @@ def _check_drive_dest(
     found, is_dir = _bounded(controller, target, look)
     existing = os.path.join(root, *names[:found]) if found else root
     if existing != target and not is_dir:
-        raise InvalidPath(f"{show(existing)} is a file, so {show(target)} cannot be created on the drive.")
+        raise InvalidPath(
+            f"{printable(existing)} is a file, so {printable(target)} cannot be created on the drive."
+        )
     if existing == target and src_is_dir and not is_dir:
-        raise InvalidPath(f"{show(target)} is a file on the drive; give a folder to sync the folder into.")
+        raise InvalidPath(
+            f"{printable(target)} is a file on the drive; give a folder to sync the folder into."
+        )
     if src_is_dir:
         return target
     if into_folder or (existing == target and is_dir):

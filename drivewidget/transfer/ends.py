@@ -25,7 +25,7 @@ import stat
 
 from .. import drivefs
 from ..errors import InvalidPath
-from ._text import show
+from ..text import printable
 
 __all__ = ["Ends", "split"]
 
@@ -89,7 +89,7 @@ class Ends:
             st = os.stat(self.src_name, dir_fd=self.src)
         if not stat.S_ISREG(st.st_mode):
             raise InvalidPath(
-                f"{show(self.src_path)} is not a regular file or a folder, so it cannot be copied."
+                f"{printable(self.src_path)} is not a regular file or a folder, so it cannot be copied."
             )
         self.single = True
 
@@ -108,15 +108,15 @@ class Ends:
             if self.single:
                 raise
             raise InvalidPath(
-                f"{show(self.dest_path)} is a file; give a folder to copy the folder {show(self.src_path)} into."
+                f"{printable(self.dest_path)} is a file; give a folder to copy the folder {printable(self.src_path)} into."
             ) from None
         self.dest_exists = True
         if not self.single and (
             drivefs.is_inside(self.dest, self.src) or drivefs.is_inside(self.src, self.dest)
         ):
             raise InvalidPath(
-                f"Cannot copy {show(self.src_path)} to {show(self.dest_path)}: one is inside the other "
-                f"({show(drivefs.real_path(self.dest))} is {show(drivefs.real_path(self.src))} or in it, "
+                f"Cannot copy {printable(self.src_path)} to {printable(self.dest_path)}: one is inside the other "
+                f"({printable(drivefs.real_path(self.dest))} is {printable(drivefs.real_path(self.src))} or in it, "
                 "or holds it). Choose a destination elsewhere."
             )
 
@@ -140,7 +140,7 @@ class Ends:
         self.dest = self._dest_folder(folder, create=True)
         if not self.single and drivefs.is_inside(self.dest, self.src):
             raise InvalidPath(
-                f"Cannot copy {show(self.src_path)} to {show(self.dest_path)}: one is inside the other. "
+                f"Cannot copy {printable(self.src_path)} to {printable(self.dest_path)}: one is inside the other. "
                 "Choose a destination elsewhere."
             )
 

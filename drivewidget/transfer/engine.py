@@ -44,7 +44,7 @@ from functools import partial
 
 from .. import drivefs
 from ..errors import DISCONNECTED_ERRNOS, NO_SPACE_ERRNOS, NotEnoughSpace, TransferError
-from ._text import format_bytes, show
+from ..text import format_bytes, printable
 from .ends import Ends, split
 from .files import CHUNK, Stopped, digest_at, fsync_dir, temp_name, umask, write_all
 from .handle import Transfer
@@ -201,13 +201,13 @@ class CopyEngine:
             reserve = min(DEFAULT_RESERVE, vfs.f_blocks * block // 20)
         if need + reserve > free:
             raise NotEnoughSpace(
-                f"Not enough free space on {show(where)}: the copy needs {format_bytes(need)} "
+                f"Not enough free space on {printable(where)}: the copy needs {format_bytes(need)} "
                 f"(keeping {format_bytes(reserve)} free) but only {format_bytes(free)} is free. Nothing "
                 "was copied. Free some space, or copy a smaller folder or to a bigger disk."
             )
         if vfs.f_files and vfs.f_favail < len(items) + len(self.plan.new_dirs) + 16:
             raise NotEnoughSpace(
-                f"Not enough free inodes on {show(where)} for {len(items)} files ({vfs.f_favail} left). "
+                f"Not enough free inodes on {printable(where)} for {len(items)} files ({vfs.f_favail} left). "
                 "Nothing was copied. Delete some small files there or choose another destination."
             )
 
@@ -250,7 +250,7 @@ class CopyEngine:
                     if stat.S_ISDIR(st.st_mode):
                         return
                     self.t.note_error(
-                        f"{show(rel)}: something else appeared at the destination; this folder was not copied."
+                        f"{printable(rel)}: something else appeared at the destination; this folder was not copied."
                     )
                 else:
                     return
@@ -258,7 +258,9 @@ class CopyEngine:
             if exc.errno in NO_SPACE_ERRNOS or exc.errno in DISCONNECTED_ERRNOS:
                 self.t.abort(whole_error(exc, os.path.join(self.t.dest, rel)))
                 return
-            self.t.note_error(f"{show(rel)}: cannot create this folder at the destination ({exc.strerror}).")
+            self.t.note_error(
+                f"{printable(rel)}: cannot create this folder at the destination ({exc.strerror})."
+            )
         with self._lock:
             self.bad_dirs.add(rel)
 
@@ -297,13 +299,13 @@ class CopyEngine:
             pass
         except _Changed:
             self.t.note_failed(
-                f"{show(item.rel)}: changed while it was being copied ({self.o.retries + 1} tries); left out. "
+                f"{printable(item.rel)}: changed while it was being copied ({self.o.retries + 1} tries); left out. "
                 "Run again once it has stopped changing.",
                 item.size,
                 changed=item.rel,
             )
         except _Corrupt as exc:
-            self.t.note_failed(f"{show(item.rel)}: {exc}", item.size)
+            self.t.note_failed(f"{printable(item.rel)}: {exc}", item.size)
         except _Source as wrapped:
             self._file_error(item, wrapped.exc, from_source=True)
         except OSError as exc:
@@ -359,7 +361,7 @@ class CopyEngine:
             reason = f"it is {exc.strerror} now, not the file that was listed; not read"
         else:
             reason = exc.strerror or str(exc)
-        self.t.note_failed(f"{show(item.rel or self.t.src)}: {reason}.", item.size)
+        self.t.note_failed(f"{printable(item.rel or self.t.src)}: {reason}.", item.size)
 
     def _copy_link(self, item: Item, dst_dir: int, dst_name: str, tmp: str) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -424,7 +426,7 @@ class CopyEngine:
                 os.utime(out, ns=(st0.st_atime_ns, st0.st_mtime_ns))
             except OSError as exc:
                 self.t.note_warning(
-                    f"Cannot set modification times at {show(self.t.dest)} ({exc.strerror}): a re-run cannot "
+                    f"Cannot set modification times at {printable(self.t.dest)} ({exc.strerror}): a re-run cannot "
                     "recognise identical files there and copies them again.",
                     once="utime",
                 )

@@ -24,7 +24,7 @@ from typing import Any
 from ..errors import DriveError, TransferBusy, TransferError, from_os_error
 from ..settings import runtime_dir
 from ..status.mounttable import is_within
-from ._text import show
+from ..text import printable
 from .options import CopyOptions, Phase, TransferProgress, TransferResult
 
 __all__ = [
@@ -170,7 +170,7 @@ class Transfer:
         self._call(callback, self)
 
     def describe(self) -> str:
-        return f"{self.kind} {show(self.src)} -> {show(self.dest)}"
+        return f"{self.kind} {printable(self.src)} -> {printable(self.dest)}"
 
     def __repr__(self) -> str:
         state = self._phase if not self.done else ("failed" if self._fatal else self._phase)
@@ -281,7 +281,7 @@ class Transfer:
         except DriveError as exc:
             self.abort(exc)
         except OSError as exc:
-            where = show(os.fsdecode(exc.filename)) if exc.filename else self.describe()
+            where = printable(os.fsdecode(exc.filename)) if exc.filename else self.describe()
             self.abort(
                 from_os_error(
                     exc,
@@ -388,7 +388,7 @@ class Transfer:
             rate=rate,
             files_rate=files_rate,
             eta=eta,
-            current=show(self._current) if self._current else "",
+            current=printable(self._current) if self._current else "",
             message=self._message,
         )
 
@@ -400,7 +400,7 @@ class Transfer:
             for other_key, other in _active.items():
                 if is_within(key, other_key) or is_within(other_key, key):
                     raise TransferBusy(
-                        f"Another transfer ({other.describe()}) is writing to {show(other.dest)}. "
+                        f"Another transfer ({other.describe()}) is writing to {printable(other.dest)}. "
                         "Wait for it to finish or cancel it, then try again."
                     )
             fd = os.open(lock_path(key), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -410,7 +410,7 @@ class Transfer:
                 holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip() or "another process"
                 os.close(fd)
                 raise TransferBusy(
-                    f"Another transfer is writing to {show(self.dest)} ({holder}). "
+                    f"Another transfer is writing to {printable(self.dest)} ({holder}). "
                     "Wait for it to finish or stop it, then try again."
                 ) from None
             os.ftruncate(fd, 0)

@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ._text import format_bytes, show
+from ..text import format_bytes, printable
 
 __all__ = ["DEFAULT_WORKERS", "CopyOptions", "Phase", "Symlinks", "TransferProgress", "TransferResult"]
 
@@ -176,13 +176,13 @@ class TransferResult:
         if self.kept_newer:
             text += (
                 f" Kept {len(self.kept_newer)} file(s) that are newer at the destination (first: "
-                f"{show(self.kept_newer[0])}); copy with overwrite_newer=True to replace them."
+                f"{printable(self.kept_newer[0])}); copy with overwrite_newer=True to replace them."
             )
         return text
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        data["changed"] = [show(p) for p in self.changed]
-        data["kept_newer"] = [show(p) for p in self.kept_newer]
+        data["changed"] = [printable(p) for p in self.changed]
+        data["kept_newer"] = [printable(p) for p in self.kept_newer]
         data["ok"] = self.ok
         return data

@@ -27,7 +27,7 @@ from typing import Literal
 
 from .. import drivefs
 from ..errors import DISCONNECTED_ERRNOS, DriveError, TransferError, from_os_error
-from ._text import show
+from ..text import printable
 from .ends import Ends, split
 from .files import NEWER_TOLERANCE_NS, TEMP_RE, same_mtime
 from .handle import Transfer
@@ -70,7 +70,7 @@ def whole_error(exc: OSError, path: str) -> DriveError:
     return from_os_error(
         exc,
         doing="copy",
-        path=show(path),
+        path=printable(path),
         then="Files copied so far are complete; run again to finish." if exc.errno != errno.ENOENT else "",
         fallback=TransferError,
     )
@@ -183,13 +183,13 @@ class Planner:
                 self._decide(Item(child, "file", st.st_size, st.st_mtime_ns, st.st_mode), existing)
             else:
                 self.t.note_failed(
-                    f"{show(child)}: not a regular file, folder or link (a device, pipe or socket); skipped."
+                    f"{printable(child)}: not a regular file, folder or link (a device, pipe or socket); skipped."
                 )
         except OSError as exc:
             if exc.errno in DISCONNECTED_ERRNOS:
                 self.t.abort(whole_error(exc, os.path.join(self.ends.src_path, child)))
                 return
-            self.t.note_failed(f"{show(child)}: cannot be read ({exc.strerror or exc}).")
+            self.t.note_failed(f"{printable(child)}: cannot be read ({exc.strerror or exc}).")
 
     def _follow(self, folder: int, name: str, child: str) -> os.stat_result | None:
         """What the link ``name`` leads to, if it may be followed (else reported, ``None``)."""
@@ -198,17 +198,17 @@ class Planner:
         except FileNotFoundError:
             target = os.readlink(name, dir_fd=folder)
             self.t.note_failed(
-                f"{show(child)}: a symbolic link to something missing ({show(target)}); not copied."
+                f"{printable(child)}: a symbolic link to something missing ({printable(target)}); not copied."
             )
         except OSError as exc:
             if exc.errno == errno.EXDEV:
                 self.t.note_failed(
-                    f"{show(child)}: a symbolic link that {exc.strerror}; not copied "
+                    f"{printable(child)}: a symbolic link that {exc.strerror}; not copied "
                     "(links are followed only inside the drive)."
                 )
             elif exc.errno == errno.ELOOP:
                 self.t.note_failed(
-                    f"{show(child)}: a symbolic link that leads to itself (a loop); not copied."
+                    f"{printable(child)}: a symbolic link that leads to itself (a loop); not copied."
                 )
             else:
                 raise
@@ -223,13 +223,13 @@ class Planner:
                 around = drivefs.is_inside(self.ends.src, target)
         if around:
             self.t.note_error(
-                f"{show(child)}: a symbolic link back to a folder that contains it (a loop); not followed."
+                f"{printable(child)}: a symbolic link back to a folder that contains it (a loop); not followed."
             )
             return False
         with self._lock:
             if key in self._linked:
                 self.t.note_error(
-                    f"{show(child)}: a symbolic link to a folder already copied through another link; "
+                    f"{printable(child)}: a symbolic link to a folder already copied through another link; "
                     "not copied twice."
                 )
                 return False
@@ -247,13 +247,13 @@ class Planner:
         if existing is not None:
             if stat.S_ISLNK(existing.st_mode):
                 self.t.note_error(
-                    f"{show(child)}: the destination has a symbolic link here; the copy never writes "
+                    f"{printable(child)}: the destination has a symbolic link here; the copy never writes "
                     "through links, so this folder was not copied. Remove the link and run again."
                 )
                 return
             if not stat.S_ISDIR(existing.st_mode):
                 self.t.note_error(
-                    f"{show(child)}: the destination has a file where the source has a folder; "
+                    f"{printable(child)}: the destination has a file where the source has a folder; "
                     "move the file away and run again."
                 )
                 return
@@ -271,7 +271,7 @@ class Planner:
         if dst is not None and stat.S_ISDIR(dst.st_mode):
             self.t.note_planned(0, copy=True)
             self.t.note_failed(
-                f"{show(item.rel or self.ends.dest_path)}: the destination has a folder with this name; "
+                f"{printable(item.rel or self.ends.dest_path)}: the destination has a folder with this name; "
                 "move it away and run again."
             )
             return
@@ -309,7 +309,7 @@ class Planner:
         else:
             reason = "permission denied" if isinstance(exc, PermissionError) else (exc.strerror or str(exc))
         self.t.note_error(
-            f"{show(rel or self.ends.src_path)}: the folder {what} ({reason}); its contents were not copied."
+            f"{printable(rel or self.ends.src_path)}: the folder {what} ({reason}); its contents were not copied."
         )
 
 

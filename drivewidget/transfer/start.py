@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import DriveError, InvalidPath
 from ..status.mounttable import is_within
-from ._text import show
+from ..text import printable
 from .engine import run_python
 from .handle import DoneCallback, ProgressCallback, Runner, Transfer
 from .options import CopyOptions, TransferResult
@@ -69,7 +69,7 @@ def start_copy(
         lock_key = real_dest
         if is_within(real_dest, real_src) or is_within(real_src, real_dest):
             raise InvalidPath(
-                f"Cannot copy {show(src_path)} to {show(dest_path)}: one is inside the other. "
+                f"Cannot copy {printable(src_path)} to {printable(dest_path)}: one is inside the other. "
                 "Choose a destination elsewhere."
             )
     transfer = Transfer(
