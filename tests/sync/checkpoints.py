@@ -136,10 +136,12 @@ class Torture:
         write_time: float = 0.3,
         gap: float = 1.5,
         settle: float = 0.5,
+        drive: Path | None = None,
     ) -> None:
         self.root, self.every, self.slack, self.settle = root, every, slack, settle
         self.size, self.write_time, self.gap = size, write_time, gap
-        self.local, self.log, self.drive = root / "local", root / "log", root / "drive"
+        self.local, self.log = root / "local", root / "log"
+        self.drive = drive if drive is not None else root / "drive"
         self.dest = self.drive / "run"
         self.local.mkdir(parents=True, exist_ok=True)
         self.drive.mkdir(parents=True, exist_ok=True)
