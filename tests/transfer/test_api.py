@@ -21,7 +21,7 @@ from drivewidget.transfer import (
     start_stage,
     sync_back,
 )
-from tests.transfer import Slow, contents, install_slow, leftovers, make_tree, tree
+from tests.transfer import Slow, contents, leftovers, make_tree, tree
 
 
 @pytest.fixture
@@ -29,11 +29,6 @@ def mounted(controller: DriveController, drive_folder: Path) -> DriveController:
     make_tree(drive_folder / "project" / "data")
     controller.mount()
     return controller
-
-
-@pytest.fixture
-def slow(monkeypatch: pytest.MonkeyPatch) -> Slow:
-    return install_slow(monkeypatch)
 
 
 def test_stage_copies_a_drive_folder_and_skips_it_next_time(
