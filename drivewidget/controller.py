@@ -1,16 +1,20 @@
 """DriveController: the one state machine between mount backends and any UI.
 
-States::
+States (every allowed move is in :data:`TRANSITIONS`, and the ``state`` trait refuses any
+other, so a new code path cannot invent one)::
 
     unmounted ──mount()──▶ mounting ──▶ mounted ──unmount()──▶ unmounting ──▶ unmounted
         ▲                     │            │  ▲                                   │
         └──── error ◀─────────┘          stale (listed but disconnected / hung) ──┘
 
 ``state`` always reflects the real mount after :meth:`refresh`, which reads the mount
-table and probes the drive with a deadline, so it returns quickly even when the FUSE
-daemon hangs. Commands (mount, unmount, chdir) are serialised: a command started while
-another runs raises :class:`Busy` instead of racing it. The controller imports no widgets;
-UIs observe its traits.
+table (once per refresh or command) and probes the drive with a deadline, so it returns
+quickly even when the FUSE daemon hangs. Commands (mount, unmount, chdir) are serialised
+here, and only here: a command started while another runs raises :class:`Busy` with the
+message to show. The controller also owns the wording and retry policy that backends leave
+out: what to do while mounting, and that a stale mount whose flush could not finish is
+detached by the next unmount (:class:`SecondClick`). It imports no widgets; UIs observe
+its traits.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from traitlets import Bool, Enum, HasTraits, Unicode
+from traitlets import Bool, Enum, HasTraits, TraitError, Unicode, validate
 
 from . import drivefs
 from ._env import current_dir
@@ -40,7 +44,7 @@ from .errors import (
     from_os_error,
 )
 from .holds import Holds
-from .status.mounttable import MountEntry, find_mount, is_within
+from .status.mounttable import MountEntry, find_mount, is_within, read_mounts
 from .status.probe import DISCONNECTED_ERRNOS, bounded
 from .text import DISCONNECTED, NOT_RESPONDING, printable, stale_text, state_text
 from .timeouts import COMMAND_WAIT, FS_TIMEOUT, HOLD_TIMEOUT, REFRESH_TIMEOUT
@@ -51,8 +55,21 @@ from .transfer import api as _transfers
 
 STATES = ("unmounted", "mounting", "mounted", "unmounting", "stale", "error")
 
+_LOOKED = ("unmounted", "mounted", "stale")
+"""What a refresh may find from any state: the mount table and the probe are the truth
+(a drive can be mounted, unmounted or hang behind drivewidget's back)."""
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "unmounted": frozenset({*_LOOKED, "mounting", "error"}),
+    "error": frozenset({*_LOOKED, "mounting", "error"}),
+    "mounting": frozenset({*_LOOKED, "error"}),
+    "mounted": frozenset({*_LOOKED, "unmounting", "error"}),
+    "stale": frozenset({*_LOOKED, "unmounting", "error"}),
+    "unmounting": frozenset({*_LOOKED, "error"}),
+}
+"""Each state and the states it may move to; ``error`` is entered only by a failed command."""
+
 if TYPE_CHECKING:
-    from .transfer.copier import Transfer, TransferResult
+    from .transfer import Transfer, TransferResult
 
 
 class DriveController(HasTraits):
@@ -86,9 +103,18 @@ class DriveController(HasTraits):
         self._sys_path_entry: str | None = None
         self._other_mount: MountEntry | None = None  # someone else's mount here, as last refreshed
         self.holds = Holds()  # work that must settle before an unmount (copies, sync jobs)
+        self._second_click = SecondClick()
         start = current_dir()
         self._safe_dir = start if start and not is_within(start, self.mountpoint) else os.path.expanduser("~")
         self.refresh()
+
+    @validate("state")
+    def _check_move(self, proposal: Any) -> str:
+        """Only the moves in :data:`TRANSITIONS`: anything else is a bug, said as one."""
+        new = str(proposal["value"])
+        if new not in TRANSITIONS[self.state]:
+            raise TraitError(f"drivewidget bug: the drive cannot go from {self.state!r} to {new!r}")
+        return new
 
     # -- queries -----------------------------------------------------------------
 
@@ -138,7 +164,7 @@ class DriveController(HasTraits):
     def mount(self, readonly: bool = False, force: bool = False) -> None:
         """Mount the drive and return when it is mounted; ``force`` remounts a mounted or stale drive."""
         with self._command("mount"):
-            self._refresh()
+            table = self._refresh()
             if self.state == "mounted" and not force:
                 self._say(f"Already mounted at {self.mountpoint}. Use force remount to mount it again.")
                 return
@@ -146,20 +172,25 @@ class DriveController(HasTraits):
                 exc = StaleMount(self._stale_text() + " Click Unmount (or mount with force) to recover.")
                 self.error = str(exc)
                 raise exc
+            backend = self.backend
             try:
+                if readonly and not backend.supports_readonly:
+                    raise MountError(
+                        f"{backend.describe()} cannot be mounted read-only. Mount it without read-only."
+                    )
+                backend.check_available()  # once per mount: backends do not check again
                 if self.state in ("mounted", "stale"):
                     self._unmount(stale=self.state == "stale")
-                self.backend.check_available()
-                self.backend.validate_mountpoint(self.mountpoint)
+                    table = read_mounts()  # the mount went away: the table changed
+                backend.validate_mountpoint(self.mountpoint, table)
                 self.state = "mounting"
-                self._say(
-                    f"Mounting {self.backend.describe()} at {self.mountpoint}...", self.backend.mount_hint()
-                )
-                lines = self.backend.mount(self.mountpoint, readonly=readonly, force=force)
+                self._say(f"Mounting {backend.describe()} at {self.mountpoint}...", self._mount_hint())
+                self._second_click.forget(self.mountpoint)
+                lines = backend.mount(self.mountpoint, readonly=readonly, force=force)
                 self._await_first_answer()
                 if self.state != "mounted":
                     raise MountError(
-                        f"The {self.backend.label} backend reported success but the drive is "
+                        f"The {backend.label} backend reported success but the drive is "
                         f"{self._state_text()}. Try again, or unmount and mount."
                     )
             except Exception as exc:  # noqa: BLE001 - recorded, translated and re-raised
@@ -301,7 +332,10 @@ class DriveController(HasTraits):
         """Run one command at a time; a refresh in progress (bounded) is waited for, not a command."""
         with self._guard:
             if self._running is not None:
-                raise Busy(f"Cannot {name} now: the drive is {self._state_text()}. Wait for it to finish.")
+                raise Busy(
+                    f"Cannot {name} now: the drive is {self._state_text()} ({self._running} is still "
+                    "running). Wait for it to finish."
+                )
             self._running = name
         try:
             if not self._lock.acquire(timeout=COMMAND_WAIT):
@@ -313,10 +347,13 @@ class DriveController(HasTraits):
         finally:
             self._running = None
 
-    def _refresh(self) -> None:
+    def _refresh(self) -> list[MountEntry]:
+        """Settle ``state`` on the truth; returns the mount table as read, once, for the
+        rest of the command."""
         self.cwd = current_dir()
-        if not self.backend.is_mounted(self.mountpoint):
-            self._other_mount = find_mount(self.mountpoint)  # read here, once, not on every render
+        table = read_mounts()
+        if not self.backend.is_mounted(self.mountpoint, table):
+            self._other_mount = find_mount(self.mountpoint, table=table)
             went_away = self.state in ("mounted", "stale")
             self.problem = ""
             self.state = "error" if self.state == "error" else "unmounted"
@@ -326,7 +363,7 @@ class DriveController(HasTraits):
                     f"the working directory moved to {self.cwd}.",
                     level="warning",
                 )
-            return
+            return table
         backend, mountpoint = self.backend, self.mountpoint
 
         def look() -> str:
@@ -352,6 +389,7 @@ class DriveController(HasTraits):
             else:
                 self.problem = result.error.strerror or str(result.error) if result.error else DISCONNECTED
             self.state = "stale"
+        return table
 
     def _await_first_answer(self) -> None:
         """Refresh until a new mount answers: a cold cloud root may take longer than a refresh
@@ -366,10 +404,11 @@ class DriveController(HasTraits):
         self._leave_drive()
         self.state = "unmounting"
         self._say("Writing pending changes to the drive before unmounting...")
-        if stale:  # a slow drive's daemon may still be alive and holding writes
-            self.backend.flush_stale(self.mountpoint, progress=self._say)
-        else:
+        if not stale:
+            self._second_click.forget(self.mountpoint)
             self.backend.flush(self.mountpoint, progress=self._say)
+        elif not self._second_click.take(self.mountpoint):
+            self._flush_stale()
         lines = self.backend.unmount(self.mountpoint, stale=stale)
         self._refresh()
         if self.state not in ("unmounted", "error"):
@@ -377,6 +416,34 @@ class DriveController(HasTraits):
         self.state = "unmounted"
         self.readonly = False
         return lines
+
+    def _flush_stale(self) -> None:
+        """A slow drive's daemon may still be alive and holding writes: let the backend push
+        them. If it cannot finish, the drive stays mounted and the next unmount (within
+        :attr:`SecondClick.window`) detaches it anyway: a hung drive must stay recoverable."""
+        try:
+            self.backend.flush_stale(self.mountpoint, progress=self._say)
+        except UnmountError as exc:
+            self._second_click.gave_up(self.mountpoint)
+            fate = (
+                "files not uploaded yet stay in its cache on this machine and are sent the next time "
+                "it is mounted here"
+                if self.backend.keeps_unsent_writes
+                else "changes not uploaded yet would be lost"
+            )
+            raise UnmountError(
+                f"{exc} If the drive is hung, click Unmount again (or call unmount() again): that "
+                f"second click detaches it anyway ({fate})."
+            ) from exc
+
+    def _mount_hint(self) -> str:
+        """What the user should do while mounting, from the backend's capabilities."""
+        if self.backend.needs_browser_auth:
+            return (
+                "Allow access in the window that asks for your Google account "
+                f"(it waits up to {self.backend.first_answer_timeout():g} s)."
+            )
+        return ""
 
     def _leave_drive(self) -> bool:
         """Never leave the kernel (or sys.path) inside a mount that is going away; True if it moved."""
@@ -467,3 +534,24 @@ class _FolderOpener:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
+
+
+class SecondClick:
+    """Remembers, per mountpoint, a stale mount's flush that could not finish, so the next
+    Unmount within ``window`` seconds detaches at once: a hung drive must stay recoverable,
+    yet one slow answer must not skip the flush of a later, unrelated hang."""
+
+    def __init__(self, window: float = 600.0) -> None:
+        self.window = window
+        self._since: dict[str, float] = {}
+
+    def gave_up(self, mountpoint: str) -> None:
+        self._since[mountpoint] = time.monotonic()
+
+    def take(self, mountpoint: str) -> bool:
+        """Whether this Unmount is the second click (and forget the first)."""
+        since = self._since.pop(mountpoint, None)
+        return since is not None and time.monotonic() - since < self.window
+
+    def forget(self, mountpoint: str) -> None:
+        self._since.pop(mountpoint, None)

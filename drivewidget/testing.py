@@ -9,12 +9,13 @@ from __future__ import annotations
 import errno
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .backends.base import Backend, Progress
 from .errors import DriveError
 from .status._fake_nvml import FakeGPU, FakeNVML, FakeProcess
+from .status.mounttable import MountEntry
 
 __all__ = ["FakeBackend", "FakeGPU", "FakeNVML", "FakeProcess"]
 
@@ -56,10 +57,10 @@ class FakeBackend(Backend):
     def default_mountpoint(self) -> str:
         return self.folder
 
-    def validate_mountpoint(self, mountpoint: str) -> None:
+    def validate_mountpoint(self, mountpoint: str, table: Sequence[MountEntry] | None = None) -> None:
         return None
 
-    def is_mounted(self, mountpoint: str) -> bool:
+    def is_mounted(self, mountpoint: str, table: Sequence[MountEntry] | None = None) -> bool:
         return self.mounted
 
     def root(self, mountpoint: str) -> str:

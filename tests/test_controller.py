@@ -6,6 +6,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from drivewidget.errors import (
     StaleMount,
     UnmountError,
 )
+from drivewidget.status.mounttable import MountEntry
 from drivewidget.testing import FakeBackend
 
 
@@ -302,11 +304,11 @@ def test_command_waits_for_a_background_refresh(
     in_refresh = threading.Event()
     original = fake_backend.is_mounted
 
-    def slow_is_mounted(mountpoint: str) -> bool:
+    def slow_is_mounted(mountpoint: str, table: Sequence[MountEntry] | None = None) -> bool:
         if threading.current_thread().name == "refresher":
             in_refresh.set()
             time.sleep(0.3)
-        return original(mountpoint)
+        return original(mountpoint, table)
 
     fake_backend.is_mounted = slow_is_mounted  # type: ignore[method-assign]
     refresher = threading.Thread(target=controller.refresh, name="refresher")

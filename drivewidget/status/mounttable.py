@@ -7,6 +7,7 @@ FUSE daemon hangs; it is the source of truth for "is something mounted here".
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,11 +75,15 @@ def read_mounts(path: Path = MOUNTINFO) -> list[MountEntry]:
         return []
 
 
-def find_mount(mountpoint: str | os.PathLike[str], path: Path = MOUNTINFO) -> MountEntry | None:
-    """The topmost mount at exactly ``mountpoint`` (no filesystem access), or None."""
+def find_mount(
+    mountpoint: str | os.PathLike[str], path: Path = MOUNTINFO, *, table: Sequence[MountEntry] | None = None
+) -> MountEntry | None:
+    """The topmost mount at exactly ``mountpoint`` (no filesystem access), or None.
+
+    ``table``: entries already read (one command reads the table once and passes it on)."""
     target = os.path.abspath(os.fspath(mountpoint))
     found = None
-    for entry in read_mounts(path):
+    for entry in read_mounts(path) if table is None else table:
         if entry.mountpoint == target:
             found = entry
     return found

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from drivewidget.backends import base
-from drivewidget.backends.base import SecondClick, real_mountpoint
+from drivewidget.backends.base import real_mountpoint
+from drivewidget.controller import SecondClick
 
 
 def test_mountpoint_parent_symlinks_are_resolved_not_the_last_part(tmp_path: Path) -> None:

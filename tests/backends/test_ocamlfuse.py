@@ -453,4 +453,7 @@ def test_flush_gives_up_without_unmounting(world: GdfuseWorld) -> None:
 
 
 def test_flush_without_queue_returns_at_once(world: GdfuseWorld) -> None:
-    world.backend().flush(str(world.mountpoint))  # no config, no queue: uploads happen on close
+    said: list[str] = []
+    world.backend().flush(str(world.mountpoint), said.append)  # no config, no queue: uploads happen on close
+    assert said == []  # nothing waited for, nothing to report
+    assert not world.gdfuse_dir().exists()  # and flushing created none of the program's files

@@ -56,6 +56,32 @@ def test_mount_write_unmount_file_reaches_source(rclone_controller: DriveControl
     assert hashlib.sha256(stored).digest() == hashlib.sha256(payload).digest()
 
 
+def test_one_mount_click_reads_the_mount_table_once_before_rclone_starts(
+    rclone_controller: DriveController, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14: a Mount click read the table four times (refresh, someone else's mount, the
+    mountpoint check...) and checked availability twice before rclone started."""
+    from drivewidget.status import mounttable
+
+    ctrl = rclone_controller
+    reads: list[int] = []
+    checks: list[int] = []
+    parse, check, mount = mounttable.parse_mountinfo, RcloneBackend.check_available, RcloneBackend.mount
+    monkeypatch.setattr(mounttable, "parse_mountinfo", lambda text: reads.append(1) or parse(text))
+    monkeypatch.setattr(RcloneBackend, "check_available", lambda self: checks.append(1) or check(self))
+    at_start: list[int] = []
+
+    def counting_mount(self: RcloneBackend, mountpoint: str, **options: bool) -> list[str]:
+        at_start.append(len(reads))
+        return mount(self, mountpoint, **options)
+
+    monkeypatch.setattr(RcloneBackend, "mount", counting_mount)
+    ctrl.mount()
+    assert ctrl.state == "mounted"
+    assert at_start == [1] and len(checks) == 1
+    ctrl.unmount()
+
+
 def test_many_files_all_flushed(rclone_controller: DriveController) -> None:
     ctrl = rclone_controller
     ctrl.mount()
