@@ -33,6 +33,7 @@ __all__ = [
     "parse_token",
     "provider_from_rclone",
     "rclone_types",
+    "short_name",
 ]
 
 Auth = Literal["oauth", "keys"]
@@ -75,6 +76,17 @@ class Provider:
     """Accepts a service-account JSON key instead of a token (Google)."""
     suggested_name: str = "cloud"
     docs: str = ""
+
+    @property
+    def own_signin(self) -> bool:
+        """Set up by its own program's sign-in (google-drive-ocamlfuse: a state file, a service
+        account's key or an OAuth client), not by an rclone form."""
+        return self.backend != "rclone"
+
+    @property
+    def short_name(self) -> str:
+        """'Amazon S3 or S3-compatible', 'WebDAV', 'Google Drive' (the name without its examples)."""
+        return self.name.split(" (", 1)[0]
 
     @property
     def oauth(self) -> bool:
@@ -316,7 +328,7 @@ def get_provider(key: str, program: str | None = None) -> Provider:
     if key in PROVIDERS:
         return PROVIDERS[key]
     for provider in PROVIDERS.values():
-        if provider.rclone_type == key and provider.backend == "rclone":
+        if provider.rclone_type == key and not provider.own_signin:
             return provider
     return provider_from_rclone(key, program)
 
@@ -580,3 +592,8 @@ def secret_values(
         if v and (k in SECRET_OPTION_NAMES or (provider and _is_secret(provider, k)))
     }
     return found | {v for v in extra if v}
+
+
+def short_name(provider: Provider) -> str:
+    """'Amazon S3 or S3-compatible', 'WebDAV', 'Google Drive' (the name without its examples)."""
+    return provider.short_name

@@ -31,21 +31,26 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..settings import APP, cache_dir, write_private
+from ..timeouts import CHECK_TIMEOUT
+from .connection import Connection
 from .errors import InvalidConnection
 
 if TYPE_CHECKING:
     from ..backends.base import Backend
     from ..backends.rclone import RcloneBackend
+    from ..status.mounttable import MountEntry
+    from .check import CheckResult
 
 __all__ = [
     "Connection",
     "RcloneConfig",
+    "RcloneConnection",
     "check_name",
     "check_value",
     "default_config_path",
@@ -142,49 +147,45 @@ def render_ini(sections: Mapping[str, Mapping[str, str]]) -> str:
     return "\n".join(blocks)
 
 
-@dataclass(frozen=True)
-class Connection:
-    """A saved connection, as the panel lists it. Holds no secret."""
+@dataclass(frozen=True, kw_only=True)
+class RcloneConnection(Connection, kind="rclone"):
+    """An rclone remote saved in an rclone config file (drivewidget's own, or the user's)."""
 
-    name: str
-    backend: str
-    """``rclone`` or ``ocamlfuse``."""
-    provider: str
-    """Catalogue key (``drive``, ``s3``, ``webdav``, ...) or rclone type."""
-    rclone_type: str = ""
-    path: str = ""
-    """Bucket or folder inside the remote to mount (rclone)."""
-    summary: str = ""
-    """Secret-free details (address, region, 'service account')."""
-    config: str = ""
-    """The rclone config file (rclone) or the google-drive-ocamlfuse label folder."""
-    external: bool = False
-    """From the user's own rclone config: usable, but renamed and forgotten with ``rclone config``."""
-
-    @property
-    def remote(self) -> str:
-        return f"{self.name}:{self.path}"
-
-    @property
-    def title(self) -> str:
-        from .providers import PROVIDERS
-
-        entry = PROVIDERS.get(self.provider)
-        kind = entry.name if entry is not None else (self.rclone_type or self.provider)
-        where = f" · {self.summary}" if self.summary else ""
-        mine = " (your rclone config)" if self.external else ""
-        label = self.remote if self.backend == "rclone" else f"label {self.name}"
-        return f"{label} — {kind}{where}{mine}"
-
-    def make_backend(self, **kwargs: Any) -> Backend:
-        """A ready backend for this connection (``RcloneBackend(remote, config=...)`` or ocamlfuse)."""
-        if self.backend == "ocamlfuse":
-            from ..backends.ocamlfuse import OcamlfuseBackend
-
-            return OcamlfuseBackend(self.name, **kwargs)
+    def make_backend(self, **options: Any) -> RcloneBackend:
+        """``RcloneBackend(name:path, config=its file)``; ``options`` such as ``program``."""
         from ..backends.rclone import RcloneBackend
 
-        return RcloneBackend(self.remote, config=self.config, **kwargs)
+        return RcloneBackend(self.remote, config=self.config or None, **options)
+
+    def check(self, *, timeout: float = CHECK_TIMEOUT, **options: Any) -> CheckResult:
+        """List the remote's root with the saved credentials (``options``: ``program``)."""
+        from .check import check_remote
+        from .providers import PROVIDERS, short_name
+
+        provider = PROVIDERS.get(self.provider)
+        what = short_name(provider) if provider else self.remote
+        return check_remote(
+            self.remote, config=self.config, timeout=timeout, program=options.get("program"), what=what
+        )
+
+    def rename(self, new: str, *, config: RcloneConfig | None = None, **where: Any) -> Connection:
+        return (config if config is not None else RcloneConfig(self.config)).rename(self.name, new)
+
+    def forget(self, *, config: RcloneConfig | None = None, **where: Any) -> None:
+        (config if config is not None else RcloneConfig(self.config)).forget(self.name)
+
+    def uses(self, backend: Backend) -> bool:
+        from ..backends.rclone import RcloneBackend
+
+        return (
+            isinstance(backend, RcloneBackend)
+            and backend.remote == self.remote
+            and (backend.config or "") == (self.config or "")
+        )
+
+    def mounted_in(self, table: Sequence[MountEntry]) -> bool:
+        sources = {entry.source for entry in table if entry.fstype.startswith("fuse")}
+        return self.remote in sources or f"{self.name}:" in sources
 
 
 class RcloneConfig:
@@ -283,9 +284,8 @@ class RcloneConfig:
             key=key, name=rclone_type, rclone_type=rclone_type, auth="keys"
         )
         path = str(meta.get("path", ""))
-        return Connection(
+        return RcloneConnection(
             name=name,
-            backend="rclone",
             provider=key,
             rclone_type=rclone_type,
             path=path,

@@ -26,22 +26,21 @@ from ..connect import (
     Connected,
     Connection,
     InvalidConnection,
+    OcamlfuseConnection,
     Provider,
     RcloneConfig,
+    RcloneConnection,
     begin_ocamlfuse_signin,
-    check_connection,
     complete_ocamlfuse_signin,
     connect_ocamlfuse,
     connect_rclone,
-    forget_ocamlfuse,
-    rename_ocamlfuse,
     saved_connections,
     short_name,
 )
-from ..connect.check import CHECK_TIMEOUT
 from ..connect.providers import provider_from_rclone, rclone_types, url_credentials
 from ..errors import DriveError
 from ..status.mounttable import read_mounts
+from ..timeouts import CHECK_TIMEOUT
 from ._compat import empty_upload, uploaded_files
 from .actions import ActionRunner, explain
 from .message import MessageBox
@@ -60,16 +59,9 @@ _FULL = widgets.Layout(width="auto")  # stretches to the box; 100% plus a descri
 _LABEL_STYLE = {"description_width": "11em"}
 
 
-def _mounted_sources() -> set[str]:
-    return {e.source for e in read_mounts() if e.fstype.startswith("fuse")}
-
-
 def default_in_use(connection: Connection) -> bool:
-    """Whether an rclone mount of this connection is in the mount table (never touches the mount)."""
-    if connection.backend != "rclone":
-        return False
-    sources = _mounted_sources()
-    return connection.remote in sources or f"{connection.name}:" in sources
+    """Whether a mount of this connection is in the mount table (never touches the mount)."""
+    return connection.mounted_in(read_mounts())
 
 
 class ConnectPanel(widgets.VBox):  # type: ignore[misc]
@@ -101,6 +93,11 @@ class ConnectPanel(widgets.VBox):  # type: ignore[misc]
         self.message = message if message is not None else MessageBox()
         self.in_use = in_use if in_use is not None else default_in_use
         self.ocamlfuse_options = dict(ocamlfuse or {})
+        self._backend_options: dict[type[Connection], dict[str, Any]] = {
+            OcamlfuseConnection: self.ocamlfuse_options,
+            RcloneConnection: {"program": self.config.rclone_program} if self.config.rclone_program else {},
+        }
+        """Keyword arguments for each kind's backend (and its check), by connection type."""
         self.include_user_config = include_user_config
         self.check_timeout = check_timeout
         self.threaded = threaded
@@ -231,7 +228,7 @@ class ConnectPanel(widgets.VBox):  # type: ignore[misc]
             self.help_view.value = f"<span style='{_MUTED}'>{html.escape(str(exc))}</span>"
             self.authorize_view.value = ""
             return
-        ocaml = provider.backend == "ocamlfuse"
+        ocaml = provider.own_signin
         self.method.layout.display = "" if ocaml else "none"
         method = self.method.value if ocaml else ""
         fields = provider.fields if (not ocaml or method == "signin") else ()
@@ -365,7 +362,7 @@ class ConnectPanel(widgets.VBox):  # type: ignore[misc]
         except DriveError as exc:
             self.message.show(explain(exc), "error")
             return
-        if provider.backend == "ocamlfuse":
+        if provider.own_signin:
             method = self.method.value
             if method == "signin":
                 self._run(lambda: self._complete_signin(answer), "connect")
@@ -498,6 +495,9 @@ class ConnectPanel(widgets.VBox):  # type: ignore[misc]
         if selected is not None and self.rename_box.value in ("", *[c.name for c in self._listed.values()]):
             self.rename_box.value = selected.name
 
+    def _options(self, connection: Connection) -> dict[str, Any]:
+        return dict(self._backend_options.get(type(connection), {}))
+
     def _need(self) -> Connection:
         selected = self.selected
         if selected is None:
@@ -508,8 +508,7 @@ class ConnectPanel(widgets.VBox):  # type: ignore[misc]
         """Make the selected connection's backend and hand it to ``on_use``."""
         try:
             connection = self._need()
-            kwargs = self.ocamlfuse_options if connection.backend == "ocamlfuse" else {}
-            backend = connection.make_backend(**kwargs)
+            backend = connection.make_backend(**self._options(connection))
         except DriveError as exc:
             self.message.show(explain(exc), "error")
             return None
@@ -522,8 +521,7 @@ class ConnectPanel(widgets.VBox):  # type: ignore[misc]
                 return backend
         entry = PROVIDERS.get(connection.provider)
         kind = short_name(entry) if entry is not None else connection.rclone_type or connection.backend
-        where = connection.remote if connection.backend == "rclone" else f"label {connection.name!r}"
-        self.message.show(f"Using {where} ({kind}): click Mount to mount it.", "success")
+        self.message.show(f"Using {connection.where} ({kind}): click Mount to mount it.", "success")
         return backend
 
     def check(self) -> None:
@@ -533,14 +531,11 @@ class ConnectPanel(widgets.VBox):  # type: ignore[misc]
         except DriveError as exc:
             self.message.show(explain(exc), "error")
             return
-        self.message.show(
-            f"Checking {connection.remote if connection.backend == 'rclone' else connection.name}...", "info"
-        )
-        options = self.ocamlfuse_options
-        program = options.get("program") if connection.backend == "ocamlfuse" else self.config.rclone_program
+        self.message.show(f"Checking {connection.where}...", "info")
+        options = self._options(connection)
 
         def run() -> None:
-            result = check_connection(connection, timeout=self.check_timeout, program=program)
+            result = connection.check(timeout=self.check_timeout, **options)
             self.message.show(result.message, "success")
 
         self._run(run, "check")
@@ -554,12 +549,7 @@ class ConnectPanel(widgets.VBox):  # type: ignore[misc]
             self.message.show(explain(exc), "error")
             return None
 
-        def rename() -> Connection:
-            if connection.backend == "ocamlfuse":
-                return rename_ocamlfuse(connection.name, new)
-            return self.config.rename(connection.name, new)
-
-        renamed = self._change(connection, "rename", rename)
+        renamed = self._change(connection, "rename", lambda: connection.rename(new, config=self.config))
         if renamed is None:
             return None
         self.rename_box.value = renamed.name
@@ -588,10 +578,7 @@ class ConnectPanel(widgets.VBox):  # type: ignore[misc]
         self._armed = None
 
         def forget() -> bool:
-            if connection.backend == "ocamlfuse":
-                forget_ocamlfuse(connection.name)
-            else:
-                self.config.forget(connection.name)
+            connection.forget(config=self.config)
             return True
 
         if not self._change(connection, "forget", forget):
