@@ -127,22 +127,28 @@ class Ends:
             return drivefs.open_dir(self.dest_area, names, links="inside", area=self.dest_area, create=create)
         if create:
             os.makedirs(folder, exist_ok=True)
-        fd = os.open(folder, _DIR)
-        if not create:
-            return fd
-        return fd
+        return os.open(folder, _DIR)
 
     def make_dest(self) -> None:
-        """Create the destination folder (a single file: its parent) when it is missing."""
+        """Create the destination folder (a single file: its parent) when it is missing; never
+        inside the source (judged on the nearest folder that exists, before anything is made)."""
         if self.dest >= 0:
             return
         folder = os.path.dirname(self.dest_path) if self.single else self.dest_path
+        if not self.single and self.dest_area < 0:
+            existing = folder
+            while not os.path.lexists(existing) and os.path.dirname(existing) != existing:
+                existing = os.path.dirname(existing)
+            with (
+                contextlib.suppress(NotADirectoryError, FileNotFoundError),
+                drivefs.opened(os.open(existing, _DIR)) as near,
+            ):
+                if drivefs.is_inside(near, self.src):
+                    raise InvalidPath(
+                        f"Cannot copy {printable(self.src_path)} to {printable(self.dest_path)}: one is "
+                        "inside the other. Choose a destination elsewhere."
+                    )
         self.dest = self._dest_folder(folder, create=True)
-        if not self.single and drivefs.is_inside(self.dest, self.src):
-            raise InvalidPath(
-                f"Cannot copy {printable(self.src_path)} to {printable(self.dest_path)}: one is inside the other. "
-                "Choose a destination elsewhere."
-            )
 
     # -- folders below the ends --------------------------------------------------------
 
