@@ -385,7 +385,7 @@ def _unmount_error(exc: Exception, mountpoint: str, printed: list[str]) -> Drive
     if isinstance(exc, ValueError) and "flush_and_unmount failed" in text:
         return UnmountError(
             f"Google Drive could not write pending changes, so {mountpoint} stays mounted and "
-            "nothing is lost. Wait a moment and click Unmount again; keep the runtime running "
+            "nothing is lost. Wait a moment and unmount again; keep the runtime running "
             "until it succeeds."
         )
     also = f" Colab printed: {' / '.join(printed)}" if printed else ""
