@@ -212,7 +212,7 @@ def kill_rounds(work: Path, program: str | None, rounds: int, every: float) -> t
         where = "an rclone FUSE mount"
     torture = Torture(work / "torture", every=every, slack=3.0, drive=mnt if ctrl else None)
     try:
-        torture.run(rounds=rounds, seed=int.from_bytes(os.urandom(4), "big"))
+        torture.run(rounds=rounds, seed=int.from_bytes(os.urandom(4), "big"), max_interval=8.0, steady=10.0)
         out = torture.finish()
         identical = digest_tree(torture.dest) == digest_tree(torture.local)
     finally:

@@ -176,6 +176,14 @@ class SyncJob(HasTraits):
             self._finish()
         return result
 
+    def rebind(self, drive: SyncDrive, remove_hold: Callable[[], None] | None) -> None:
+        """Sync through ``drive`` from the next pass on (a new controller of the same mount),
+        holding its unmount instead of the old one's."""
+        if self._remove_hold is not None:
+            self._remove_hold()
+        self.drive = drive
+        self._remove_hold = remove_hold
+
     def attach_hold(self, remove: Callable[[], None]) -> None:
         """The function that takes this job's unmount hold away again (called when it stops)."""
         self._remove_hold = remove

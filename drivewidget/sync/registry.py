@@ -73,10 +73,12 @@ def keep_synced(
     dest = os.path.join(base, rel) if rel else base
     with _lock:
         existing = _jobs.get((source, dest))
-        if existing is not None and existing.running:
-            if existing.every != opts.every:
-                existing.every = opts.every
-            return existing
+    if existing is not None and existing.running:
+        if existing.every != opts.every:
+            existing.every = opts.every
+        sync_jobs(drive)  # a new controller of the same drive adopts it
+        return existing
+    with _lock:
         for (_, other_dest), job in _jobs.items():
             if is_within(dest, other_dest) or is_within(other_dest, dest):
                 raise TransferBusy(
@@ -93,12 +95,36 @@ def keep_synced(
 
 
 def sync_jobs(drive: object = None) -> list[SyncJob]:
-    """The running jobs (of ``drive``, a controller or SyncDrive, when given), oldest first."""
+    """The running jobs, oldest first; with ``drive`` (a controller, SyncDrive or folder)
+    those writing into it. A controller adopts the jobs of an earlier controller of the
+    same mountpoint (a panel's cell run again): their unmount hold moves to it."""
     with _lock:
         jobs = list(_jobs.values())
     if drive is None:
         return jobs
-    return [job for job in jobs if _drive_of(job) is drive or job.drive is drive]
+    if isinstance(drive, (str, os.PathLike)):
+        drive = os.path.abspath(os.fspath(drive))
+        return [job for job in jobs if job.drive.mountpoint == drive]
+    mine = []
+    for job in jobs:
+        if _drive_of(job) is drive or job.drive is drive:
+            mine.append(job)
+        elif _same_mount(job, drive):
+            _adopt(job, drive)
+            mine.append(job)
+    return mine
+
+
+def _same_mount(job: SyncJob, drive: object) -> bool:
+    mountpoint = getattr(drive, "mountpoint", None)
+    return isinstance(mountpoint, str) and job.drive.mountpoint == mountpoint and hasattr(drive, "holds")
+
+
+def _adopt(job: SyncJob, controller: object) -> None:
+    """Move ``job`` to ``controller`` (same mountpoint): its drive, and its unmount hold."""
+    new = as_sync_drive(controller)
+    if isinstance(new, ControllerDrive):
+        job.rebind(new, new.controller.holds.add(job))
 
 
 def stop_all(flush: bool = True, timeout: float | None = None) -> list[str]:

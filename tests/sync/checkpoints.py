@@ -143,6 +143,8 @@ class Torture:
         self.local, self.log = root / "local", root / "log"
         self.drive = drive if drive is not None else root / "drive"
         self.dest = self.drive / "run"
+        self.warmup = every + 2.0 + settle
+        """A restarted job's first pass (a full scan and one listing of the drive) comes first."""
         self.local.mkdir(parents=True, exist_ok=True)
         self.drive.mkdir(parents=True, exist_ok=True)
         self.torn_local: set[bytes] = set()
@@ -161,12 +163,14 @@ class Torture:
         return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
     def start_job(self) -> None:
+        assert self.job is None, "one job process at a time"
         self.job = self._spawn(
             "job", str(self.local), str(self.drive), "--every", str(self.every), "--settle", str(self.settle)
         )
         self.job_started = time.monotonic()
 
     def start_loop(self) -> None:
+        assert self.loop is None, "one loop process at a time"
         self.loop = self._spawn(
             "loop",
             str(self.local),
@@ -218,7 +222,7 @@ class Torture:
                     self.violations.append(f"{path.relative_to(self.dest)}: torn ({len(data)} bytes)")
             else:
                 newest = max(newest, seq)
-        job_up = self.job is not None and now - self.job_started >= self.every + self.slack
+        job_up = self.job is not None and now - self.job_started >= self.warmup
         if job_up:
             newer = [t for seq, t in finished(self.log) if seq > newest]
             lag = now_wall - min(newer) if newer else 0.0
@@ -226,7 +230,8 @@ class Torture:
             if lag > self.every + self.slack:
                 self.violations.append(f"round {newest + 1} finished {lag:.1f} s ago and is not on the drive")
 
-    def run(self, rounds: int, seed: int, max_interval: float = 4.0) -> None:
+    def run(self, rounds: int, seed: int, max_interval: float = 4.0, steady: float = 0.0) -> None:
+        """``rounds`` of kill -9 at random moments, then ``steady`` seconds without kills."""
         rng = random.Random(seed)
         try:
             for _ in range(rounds):
@@ -240,6 +245,15 @@ class Torture:
                     time.sleep(0.1)
                 for which in rng.choice((("job",), ("loop",), ("job", "loop"))):
                     self.kill(which)
+            if steady:
+                if self.job is None:
+                    self.start_job()
+                if self.loop is None:
+                    self.start_loop()
+                end = time.monotonic() + self.warmup + steady
+                while time.monotonic() < end:
+                    self.check_drive()
+                    time.sleep(0.1)
         finally:
             self.kill("loop")
 

@@ -17,7 +17,7 @@ SLACK = 6.0
 def test_kill_minus_9_never_leaves_a_torn_file_on_the_drive(tmp_path: Path) -> None:
     torture = Torture(tmp_path, every=EVERY, slack=SLACK, size=256 * 1024, write_time=0.3, gap=1.2)
     try:
-        torture.run(rounds=8, seed=int.from_bytes(os.urandom(2), "big"), max_interval=3.5)
+        torture.run(rounds=8, seed=int.from_bytes(os.urandom(2), "big"), max_interval=3.5, steady=4.0)
         out = torture.finish()
     finally:
         torture.close()

@@ -1,0 +1,102 @@
+"""The panel's 'Keep in sync' section: start, watch, re-run shows the same job, stop with a final pass."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from drivewidget.controller import DriveController
+from drivewidget.sync import sync_jobs
+from drivewidget.testing import FakeBackend
+from drivewidget.ui.sync_view import SyncView
+
+from .conftest import tree, wait_for
+
+
+class Messages(list[tuple[str, str]]):
+    def __call__(self, text: str, level: str) -> None:
+        self.append((text, level))
+
+
+@pytest.fixture
+def mounted(controller: DriveController) -> DriveController:
+    controller.mount()
+    return controller
+
+
+def start(view: SyncView, local: Path, every: int = 5) -> None:
+    view.local_box.value = str(local)
+    view.drive_box.value = "project/run"
+    view.every_box.value = every
+    view.toggle.value = True
+
+
+def test_toggle_starts_and_stops_with_a_final_pass(mounted: DriveController, local: Path) -> None:
+    messages = Messages()
+    view = SyncView(mounted, messages)
+    assert not view.toggle.value and view.sync_now_button.disabled
+    assert "Not running" in view.status.value
+    (local / "a.txt").write_text("a")
+    start(view, local)
+    job = view.job
+    assert job is not None and job.running and sync_jobs(mounted) == [job]
+    assert view.local_box.disabled and not view.sync_now_button.disabled
+    assert wait_for(lambda: "last synced" in view.status.value)
+    (local / "b.txt").write_text("b")
+    view.toggle.value = False
+    assert wait_for(lambda: job.state == "stopped")
+    assert wait_for(lambda: any("Final pass" in text for text, _ in messages))
+    assert tree(Path(mounted.root) / "project" / "run") == tree(local)
+    assert wait_for(lambda: not view.toggle.value and not view.local_box.disabled)
+    view.close()
+
+
+def test_running_the_cell_again_shows_the_running_job(
+    mounted: DriveController, fake_backend: FakeBackend, local: Path
+) -> None:
+    first = SyncView(mounted, Messages())
+    start(first, local)
+    job = first.job
+    assert job is not None
+    # the cell again: a new controller of the same drive, a new section
+    again = DriveController(fake_backend)
+    second = SyncView(again, Messages())
+    assert second.job is job and second.toggle.value
+    assert second.local_box.value == str(local)
+    assert job in list(again.holds) and job not in list(mounted.holds)  # the new controller holds it
+    second.toggle.value = False  # and a second start would have returned the same job
+    assert wait_for(lambda: job.state == "stopped")
+    assert not sync_jobs()
+
+
+def test_errors_are_messages_not_tracebacks(controller: DriveController, local: Path) -> None:
+    messages = Messages()
+    view = SyncView(controller, messages)  # not mounted
+    start(view, local)
+    assert not view.toggle.value and view.job is None
+    assert messages[-1][1] == "error" and "mount it first" in messages[-1][0]
+
+
+def test_short_colab_time_left_offers_sync_now(mounted: DriveController, local: Path) -> None:
+    messages = Messages()
+    view = SyncView(mounted, messages)
+    sample: Any = SimpleNamespace(runtime=SimpleNamespace(colab=True, colab_left=3 * 3600.0))
+    start(view, local)
+    assert view.job is not None
+    assert wait_for(lambda: view.job is not None and view.job.last_synced is not None)
+    view.update(sample)
+    assert view.warning.layout.display == "none"
+    sample.runtime.colab_left = 600.0
+    view.update(sample)
+    assert view.warning.layout.display is None
+    assert "of this Colab runtime left: the last pass was" in view.warning.value
+    assert "Sync now" in view.warning.value
+    assert messages[-1][1] == "warning"
+    (local / "late.txt").write_text("late")
+    view.sync_now_button.click()
+    assert wait_for(lambda: (Path(mounted.root) / "project" / "run" / "late.txt").exists())
+    assert wait_for(lambda: any(text.startswith("Synced now") for text, _ in messages))
+    view.close()
