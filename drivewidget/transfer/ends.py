@@ -178,7 +178,10 @@ class Ends:
 
     @property
     def file_links(self) -> drivefs.Links:
-        """How a planned file's own name is opened: a link is entered only when following."""
+        """How a planned file's own name is opened: a link is entered only when following, or
+        when it is the single file the user named (inside the drive, for a drive source)."""
+        if self.single:
+            return "inside" if self.area >= 0 else "follow"
         return self.src_links
 
     @property

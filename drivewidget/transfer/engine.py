@@ -377,11 +377,7 @@ class CopyEngine:
 
     def _open_source(self, src_dir: int, src_name: str) -> tuple[int, os.stat_result]:
         assert self.ends is not None
-        links = (
-            self.ends.file_links
-            if not self.ends.single
-            else ("inside" if self.ends.area_fd is not None else "follow")
-        )
+        links = self.ends.file_links
         try:
             return drivefs.open_file_at(src_dir, src_name, links=links, area=self.ends.area_fd)
         except OSError as exc:

@@ -93,8 +93,7 @@ class Planner:
         """Plan the top (a single file at once; a folder's listing goes on on the pool)."""
         ends = self.ends
         if ends.single:
-            links: drivefs.Links = "inside" if ends.area_fd is not None else "follow"
-            st = drivefs.stat_at(ends.src, ends.src_name, links=links, area=ends.area_fd)
+            st = drivefs.stat_at(ends.src, ends.src_name, links=ends.file_links, area=ends.area_fd)
             dst = None
             if ends.dest_exists:
                 with contextlib.suppress(FileNotFoundError):
