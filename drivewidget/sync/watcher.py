@@ -38,20 +38,25 @@ class Watcher:
         self.on_change = on_change
         self.problem = ""
         self.identity: tuple[int, int] | None = None
+        self._ready = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive() and not self.problem
+        """Notifications are flowing: watchfiles was imported and its watch loop runs."""
+        return (
+            self._ready.is_set() and self._thread is not None and self._thread.is_alive() and not self.problem
+        )
 
     def start(self) -> bool:
-        """Start watching; False (and ``problem`` set) when notifications are not available."""
-        try:
-            import watchfiles  # noqa: F401 - fail here, not on the thread
-        except ImportError as exc:  # pragma: no cover - a declared dependency
-            self.problem = f"watchfiles is not installed ({exc}); changes are found by scanning"
-            return False
+        """Start watching; False (and ``problem`` set) when the folder cannot be watched.
+
+        watchfiles is imported on the watcher's own thread, never the caller's: an import
+        searches ``sys.path`` and the working directory, which may be on a drive that hangs,
+        and a kernel must never block on that. Until the import is done, :attr:`running` is
+        False and the job scans on every pass instead.
+        """
         try:
             st = os.stat(self.root)
         except OSError as exc:
@@ -68,8 +73,12 @@ class Watcher:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        from watchfiles import watch
-
+        try:
+            from watchfiles import watch
+        except ImportError as exc:  # a declared dependency; a broken install scans instead
+            self.problem = f"watchfiles cannot be imported ({exc}); changes are found by scanning"
+            return
+        self._ready.set()
         prefix = self.root.rstrip(os.sep) + os.sep
         try:
             for changes in watch(
