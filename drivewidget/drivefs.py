@@ -303,7 +303,9 @@ def _follow(parent: int, name: str, links: Links, area_fd: int, flags: int) -> i
     return fd
 
 
-def stat_at(dir_fd: int, name: str, *, links: Links = "refuse", area: str | int | None = None) -> os.stat_result:
+def stat_at(
+    dir_fd: int, name: str, *, links: Links = "refuse", area: str | int | None = None
+) -> os.stat_result:
     """``stat`` of ``name`` in the open folder ``dir_fd``: of a symlink itself with
     ``links="refuse"``; else of what it leads to (``"inside"``: EXDEV unless inside ``area``,
     default ``dir_fd``). Never opens the file for reading (``O_PATH``), so a FIFO is harmless."""
