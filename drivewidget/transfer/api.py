@@ -44,6 +44,7 @@ from ..errors import Busy, DriveError, InvalidPath, NotMounted, StaleMount, from
 from ..status.mounttable import find_mount, is_within
 from ..status.probe import bounded
 from ..text import printable
+from ..timeouts import FS_TIMEOUT
 from .drive import Drive
 from .engine import copy_engine
 from .handle import DoneCallback, ProgressCallback, Transfer
@@ -85,10 +86,6 @@ def _hold_unmount(controller: Drive) -> None:
         if controller not in _HELD:
             _HELD.add(controller)
             controller.holds.add(_RunningTransfers(controller))
-
-
-FS_TIMEOUT = 10.0
-"""Seconds the path checks wait for the drive (a cold folder on a real cloud can take a while)."""
 
 
 def start_stage(
