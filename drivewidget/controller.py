@@ -96,7 +96,9 @@ class DriveController(HasTraits):
         raw = os.fspath(mountpoint) if mountpoint is not None else None
         raw = raw or os.environ.get(ENV_MOUNTPOINT) or self.backend.default_mountpoint()
         self.mountpoint = self.backend.resolve_mountpoint(raw)
-        self.root = self.backend.root(self.mountpoint) if not self.backend.is_mounted(self.mountpoint) else ""
+        # Not mounted: the root is a path (no lookup on a drive). Mounted: the refresh finds it,
+        # with a deadline, since backend.root() may look inside a mount that hangs.
+        self.root = "" if self.backend.is_mounted(self.mountpoint) else self.backend.root(self.mountpoint)
         self._lock = threading.Lock()  # held by whoever reads or changes the mount
         self._guard = threading.Lock()  # protects _running
         self._running: str | None = None  # the command in progress, if any
