@@ -471,3 +471,37 @@ def test_colab_shared_drives_can_be_entered(tmp_path: Path, restore_cwd: None) -
     assert ctrl.chdir("project") == str(mp / "MyDrive" / "project")  # relative: from the root
     with pytest.raises(InvalidPath, match="outside the drive"):
         ctrl.chdir(tmp_path)
+
+
+def test_read_only_is_refused_in_words_where_the_backend_cannot(
+    controller: DriveController, fake_backend: FakeBackend
+) -> None:
+    """A capability, not a name check: a backend that cannot mount read-only is never asked to
+    (a local folder used in place once 'mounted read-only' and stayed writable)."""
+    fake_backend.supports_readonly = False
+    with pytest.raises(MountError, match=r"cannot be mounted read-only\. Mount it without read-only"):
+        controller.mount(readonly=True)
+    assert "mount" not in fake_backend.calls and not controller.readonly
+    controller.mount()
+    assert controller.state == "mounted" and not controller.readonly
+
+
+def test_busy_says_which_command_runs(controller: DriveController, fake_backend: FakeBackend) -> None:
+    """The one Busy guard is the controller's, and its message is the one users read."""
+    import threading
+
+    fake_backend.mount_delay = threading.Event()
+    mounting = threading.Thread(target=controller.mount)
+    mounting.start()
+    try:
+        deadline = time.monotonic() + 5
+        while controller.state != "mounting" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with pytest.raises(
+            Busy, match=r"Cannot unmount now: the drive is mounting \(mount is still running\)"
+        ):
+            controller.unmount()
+    finally:
+        fake_backend.mount_delay.set()
+        mounting.join(10)
+    assert controller.state == "mounted"
