@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 
 from ..backends import available_backends
-from ..errors import BackendUnavailable, DriveError
+from ..errors import BackendUnavailable, Busy, DriveError
 
 log = logging.getLogger("drivewidget")
 
@@ -38,34 +38,34 @@ def explain(exc: BaseException) -> str:
 
 
 class ActionRunner:
-    """Runs at most one action at a time, inline or on a worker thread, reporting the outcome."""
+    """Runs actions inline or on a worker thread and reports how each failed.
+
+    It does not serialise anything itself: the controller is the one Busy guard (a second
+    mount while one runs raises :class:`~drivewidget.errors.Busy`, reported as a warning).
+    """
 
     def __init__(self, report: Report) -> None:
         self._report = report
-        self._worker: threading.Thread | None = None
+        self._workers: list[threading.Thread] = []
 
     @property
     def running(self) -> bool:
-        return self._worker is not None and self._worker.is_alive()
+        return any(worker.is_alive() for worker in self._workers)
 
-    def run(self, action: Callable[[], object], *, name: str, inline: bool) -> bool:
-        """Start ``action``; False (with a message) if another one is still running."""
-        if self.running:
-            self._report(f"Please wait: the previous action is still running ({name} ignored).", "warning")
-            return False
+    def run(self, action: Callable[[], object], *, name: str, inline: bool) -> None:
+        """Start ``action``: on the calling thread with ``inline``, else on a worker thread."""
         if inline:
             self._guarded(action)
-            return True
-        self._worker = threading.Thread(
+            return
+        worker = threading.Thread(
             target=self._guarded, args=(action,), name=f"drivewidget-{name}", daemon=True
         )
-        self._worker.start()
-        return True
+        self._workers = [w for w in self._workers if w.is_alive()] + [worker]
+        worker.start()
 
     def wait(self, timeout: float | None = None) -> None:
-        """Block until the running action ends (tests and scripted use)."""
-        worker = self._worker
-        if worker is not None:
+        """Block until the running actions end (tests and scripted use)."""
+        for worker in list(self._workers):
             worker.join(timeout)
 
     def _guarded(self, action: Callable[[], object]) -> None:
@@ -74,4 +74,4 @@ class ActionRunner:
         except Exception as exc:
             if not isinstance(exc, DriveError):
                 log.debug("drivewidget action failed", exc_info=True)
-            self._report(explain(exc), "error")
+            self._report(explain(exc), "warning" if isinstance(exc, Busy) else "error")

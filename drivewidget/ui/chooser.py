@@ -61,9 +61,25 @@ NOT_RESPONDING = "not responding"
 CHOOSE_SHOWN = "Choose this folder"
 """The commit button's text while browsing (the label says which folder that is)."""
 
-_COLOURS = {"info": "#555", "success": "#26a269", "warning": "#a05a00", "error": "#c01c28"}
+CHOOSER_CLASS = "dw-folder-chooser"
+_KEEP_KEYS = (
+    "<img src='data:,' alt='' hidden onerror=\"(function(img){var n=0;(function f(){"
+    "var root=img.closest('.dw-folder-chooser');var lists=root?root.querySelectorAll('select'):[];"
+    "lists.forEach(function(s){s.setAttribute('data-lm-suppress-shortcuts','true');});"
+    'if(lists.length<2&&n++<100){setTimeout(f,100);}})();})(this)">'
+)
+"""Marks the chooser's lists so JupyterLab / Notebook 7 (Lumino) leave their keys alone:
+without it ArrowDown in the folder list moves the notebook's cell selection instead. Plain
+widgets cannot set a DOM attribute, so this image-less ``onerror`` does, once rendered;
+other front ends ignore the attribute."""
 _SHOWN: None = None  # layout.display value that shows a widget
 _HIDDEN = "none"
+
+
+def _crumbs(restricted: str) -> str:
+    """'/MyDrive/projects' -> 'Drive > MyDrive > projects' (with a single angle quote): the
+    path list reads as a breadcrumb."""
+    return " \u203a ".join(["Drive", *(display_name(n) for n in restricted.split(os.sep) if n)])
 
 
 def _subpaths(restricted: str) -> list[str]:
@@ -92,6 +108,7 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
     disabled = Bool(False, help="Disable every control (e.g. while nothing is mounted).")
     remembered = Unicode("", help="A folder offered as the 'Remembered folder' quick root.")
     read_only = Bool(False, help="The drive is mounted read-only: 'New folder' is off.")
+    dialog_open = Bool(False, help="Whether the folder list is shown (browsing).")
 
     def __init__(
         self,
@@ -147,7 +164,9 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
         )
         self._sandbox_path: str | None = None
         self._default_path = ""
-        self._dircontent.rows = 10
+        self._dircontent.rows = 7
+        self.add_class(CHOOSER_CLASS)
+        self._title.value = f"{html.escape(title)}{_KEEP_KEYS}"
 
         self._build_extras()
         self.observe(self._on_disabled, names=["disabled", "read_only"])
@@ -483,6 +502,9 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
     def _build_extras(self) -> None:
         self._select.layout.width = "auto"  # upstream's 6em cuts "Change folder" to "Chang..."
         self._cancel.layout.width = "auto"
+        for box, name in ((self._pathlist, "Folder"), (self._dircontent, "Open a folder")):
+            box.description = name  # an accessible name; the panel's stylesheet hides it from view
+            box.add_class("dw-sr-label")
         small = Layout(width="auto")
         self._quick_box = HBox(layout=Layout(width="auto", flex_flow="row wrap"))
         self._refresh_button = Button(
@@ -574,7 +596,7 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
     def _render_message(self, change: Mapping[str, Any] | None = None) -> None:
         text, level = self.message, self._level
         self._message_html.value = (
-            f'<span style="color:{_COLOURS[level]};">{html.escape(display_name(text))}</span>' if text else ""
+            f"<div class='dw-message dw-{level}'>{html.escape(display_name(text))}</div>" if text else ""
         )
         if change is None or change["name"] != "message":
             return
@@ -587,7 +609,7 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
                 log.debug("on_message callback failed", exc_info=True)
 
     def _on_note(self, change: Mapping[str, Any]) -> None:
-        self._note.value = f'<span style="color:#555;">{html.escape(change["new"])}</span>'
+        self._note.value = f"<span class='dw-muted'>{html.escape(change['new'])}</span>"
 
     def _on_remembered(self, _change: Mapping[str, Any]) -> None:
         if self._ready:
@@ -715,7 +737,7 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
             options.append((f"{icon}{os.pardir}", os.pardir))
         options.extend((f"{icon}{display_name(name)}", name) for name in listing.folders)
         with self._quiet():
-            self._pathlist.options = [(display_name(p), p) for p in _subpaths(restricted)]
+            self._pathlist.options = [(_crumbs(p), p) for p in _subpaths(restricted)]
             self._pathlist.value = restricted
             self._dircontent.options = options
             self._dircontent.value = None
@@ -739,13 +761,20 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
             self._pathlist.observe(self._on_pathlist_select, names="value")
             self._dircontent.observe(self._on_dircontent_select, names="value")
 
+    def open_dialog(self) -> None:
+        """Show the folder list, at the folder chosen (or the root); as the button does."""
+        if not self.disabled and not self._dialog_open:
+            self._show_dialog()
+
     def _open_dialog(self) -> None:
+        self.dialog_open = True
         self._gb.layout.display = _SHOWN
         self._cancel.layout.display = _SHOWN
         self._select.description = CHOOSE_SHOWN
         self._show_browsing()  # the label names what the button would choose, always
 
     def _close_dialog(self) -> None:
+        self.dialog_open = False
         self._gb.layout.display = _HIDDEN
         self._cancel.layout.display = _HIDDEN
         self._show_choice()
@@ -757,17 +786,13 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
         """The label and button while the dialog is closed: the folder chosen, if any."""
         folder = self._selected_path
         self._select.description = self._change_desc if folder else self._select_desc
-        self._label.value = (
-            self._LBL_TEMPLATE.format(html.escape(display_name(folder)), "green")
-            if folder
-            else self._LBL_TEMPLATE.format(self._LBL_NOFILE, "black")
-        )
+        self._label.value = html.escape(display_name(folder)) if folder else self._LBL_NOFILE
 
     def _show_browsing(self) -> None:
         """While browsing, the label says which folder the button would choose."""
         if self._dialog_open and self._current:
             shown = html.escape(display_name(self._current))
-            self._label.value = self._LBL_TEMPLATE.format(f"Will choose: {shown}", "#a05a00")
+            self._label.value = f"Will choose: {shown}"
 
     def _set_selection(self, folder: str | None, *, announce: bool = True) -> None:
         self._selected_path = folder

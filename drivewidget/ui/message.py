@@ -1,4 +1,4 @@
-"""The panel's message line: the last info or error, in plain words, never a traceback."""
+"""The panel's message line: the last error or outcome, in plain words, never a traceback."""
 
 from __future__ import annotations
 
@@ -9,26 +9,34 @@ from traitlets import Enum, Unicode
 
 from ..text import safe_text
 
-_COLOURS = {"info": "#1a5fb4", "success": "#26a269", "warning": "#a05a00", "error": "#c01c28"}
+LEVELS = ("info", "success", "warning", "error")
 
 
 class MessageBox(widgets.HTML):  # type: ignore[misc]
     """An HTML line whose plain ``text`` and ``level`` are readable from code and tests.
 
-    ``str(panel.message)`` and ``"Mounted" in panel.message`` work on the plain text.
+    ``str(panel.message)`` and ``"Mounted" in panel.message`` work on the plain text. A
+    ``quiet`` message (news the panel already shows elsewhere, such as the state line) is
+    kept for code to read but not drawn; the line takes no room while it shows nothing.
     """
 
     text = Unicode("", help="The message as plain text.")
-    level = Enum(tuple(_COLOURS), default_value="info", help="info, success, warning or error.")
+    level = Enum(LEVELS, default_value="info", help="info, success, warning or error.")
 
-    def show(self, text: str, level: str = "info") -> None:
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(layout=widgets.Layout(display="none", width="auto"), **kwargs)
+
+    def show(self, text: str, level: str = "info", *, quiet: bool = False) -> None:
         text = safe_text(text)  # a name with undecodable bytes must not break the comm
         self.text, self.level = text, level
-        if not text:
+        if not text or quiet:
             self.value = ""
+            self.layout.display = "none"
             return
         body = html.escape(text).replace("\n", "<br>")
-        self.value = f'<div style="color:{_COLOURS[level]};white-space:normal">{body}</div>'
+        role = " role='alert'" if level == "error" else ""
+        self.value = f"<div class='dw-message dw-{level}'{role}>{body}</div>"
+        self.layout.display = None
 
     def clear(self) -> None:
         self.show("")

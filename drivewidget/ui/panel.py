@@ -3,6 +3,14 @@
 All decisions (what is mounted, what a click does to the drive) live in the
 :class:`~drivewidget.controller.DriveController`; the panel observes its traits, so changes
 made from code in another cell show up here too.
+
+The face answers what a Colab user asks first: is the drive mounted, where am I working,
+will my work be saved, and how much RAM, GPU and disk is in use. Line one says the state
+and offers the one next action (Mount Drive, or Change folder / Unmount); line two draws
+resource bars; messages appear only for errors and for what line one does not already
+say. Everything else (options, copy to local disk, connections, GPU details, runtime
+facts) sits under "More" and, like the folder chooser, is built only when first opened
+(each widget is a comm message through the front end: the first display stays small).
 """
 
 from __future__ import annotations
@@ -23,37 +31,47 @@ from ..connect import Connection
 from ..controller import DriveController
 from ..errors import DriveError, InvalidPath
 from ..remember import remember_folder, remembered_folder
+from ..status.mounttable import is_within
 from ..status.sample import StatusSampler
 from ..text import display_name, safe_text
-from ._compat import titled_accordion
 from .actions import ActionRunner, explain
 from .chooser import DriveFolderChooser
-from .connect import ConnectPanel
 from .live import DEFAULT_INTERVAL, LiveUpdater
 from .message import MessageBox
-from .stage_view import StageView
+from .more import MoreView
+from .options import Options
+from .prelist import Prelister
 from .status_view import GpuView, StatusView
+from .theme import PANEL_CLASS, style_widget
 from .tree import close_tree, keep_buttons_whole, resend_tree
 
-_STATE_STYLE = {
-    "mounted": ("#26a269", "●"),
-    "unmounted": ("#77767b", "○"),
-    "mounting": ("#1a5fb4", "◌"),
-    "unmounting": ("#1a5fb4", "◌"),
-    "stale": ("#c64600", "⚠"),
-    "error": ("#c01c28", "✖"),
+_DOT = {
+    "mounted": "var(--dw-ok)",
+    "unmounted": "var(--dw-muted)",
+    "mounting": "var(--dw-focus)",
+    "unmounting": "var(--dw-focus)",
+    "stale": "var(--dw-warn)",
+    "error": "var(--dw-full)",
 }
 BUSY_ICON = "hourglass-half"
 """The Mount/Unmount buttons' icon while busy: one Font Awesome name, as ipywidgets 7's
 button (Colab's) takes only one ("spinner spin" breaks it, and the button goes blank)."""
-
+MOUNT_TEXT = "Mount Drive"
+_SAID_BY_STATE_LINE = (
+    "Mounted at ",
+    "Mounting ",
+    "Unmounted.",
+    "Working directory: ",
+    "Writing pending changes",
+)
+"""Controller messages whose news the state line already shows: kept in ``panel.message``
+for code to read, not shown a second time."""
 
 _default_controllers: dict[tuple[str, ...], DriveController] = {}
 """The auto-detected controller per configuration (``DrivePanel()`` run again reuses it)."""
 _panels: weakref.WeakValueDictionary[object, DrivePanel] = weakref.WeakValueDictionary()
 """The open panel of each controller (by id), and under DEFAULT_PANEL the last one built
-without a controller: a new panel closes the one before in its slots (for ``DrivePanel()``
-whatever controller either got: detection failed, or the environment variables changed)."""
+without a controller: a new panel closes the one before in its slots."""
 DEFAULT_PANEL = "DrivePanel()"
 
 
@@ -72,8 +90,17 @@ def default_controller() -> DriveController:
     return ctrl
 
 
+def _line(children: list[Any], name: str) -> widgets.HBox:
+    box = widgets.HBox(
+        children, layout=widgets.Layout(width="auto", flex_flow="row wrap", align_items="center")
+    )
+    box.add_class("dw-line")
+    box.add_class(f"drivewidget-{name}")
+    return box
+
+
 class DrivePanel(widgets.VBox):  # type: ignore[misc]
-    """Mount/Unmount, a folder chooser that sets the working directory, and live status.
+    """Mount/Unmount, the working folder, resource bars; options and extras under "More".
 
     One panel per controller is open at a time: building a new one (running its cell again)
     closes the previous one, so no live update loop is left behind.
@@ -104,85 +131,73 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         self, *, refresh_interval: float, live: bool, sampler: StatusSampler | None, **kwargs: Any
     ) -> None:
         ctrl = self.controller
+        self._chooser: DriveFolderChooser | None = None
+        self._options: Options | None = None
+        self._followers: list[Any] = []
+        self._last_sample: Any = None
+        self._unavailable = ""
+        self._chooser_said = ""
+        self._choose_error: DriveError | None = None
+        self._mount_note = ""
+        self._remembered = ""
+        self._updated_from_thread = False
+        self._thread_updates_may_be_lost = in_colab()
+        self.live_enabled = live
+
         self.message = MessageBox()
         self._actions = ActionRunner(self.message.show)
-
+        self.state_view = widgets.HTML()
+        self.cwd_view = widgets.HTML()
         self.mount_button = widgets.Button(
-            description="Mount", icon="plug", button_style="primary", tooltip="Mount the drive"
+            description=MOUNT_TEXT, icon="plug", button_style="primary", tooltip="Mount the drive"
+        )
+        self.change_button = widgets.Button(
+            description="Change folder", icon="folder-open", tooltip="Choose the working folder on the drive"
         )
         self.unmount_button = widgets.Button(
             description="Unmount", icon="eject", tooltip="Write pending changes, then unmount"
         )
-        self.refresh_button = widgets.Button(
-            icon="refresh", tooltip="Re-read the mount state", layout=widgets.Layout(width="40px")
-        )
-        self.readonly_box = widgets.Checkbox(description="Read-only", indent=False, layout={"width": "auto"})
-        self.force_box = widgets.Checkbox(description="Force remount", indent=False, layout={"width": "auto"})
-        self.sys_path_box = widgets.Checkbox(
-            description="Also add the folder to sys.path", indent=False, layout={"width": "auto"}
-        )
-        self.state_view = widgets.HTML()
-        self.cwd_view = widgets.HTML()
         self.status = StatusView()
         self.gpu = GpuView()
-        self.live_button = widgets.ToggleButton(
-            value=live,
-            description=_LIVE_TEXT[live],
-            icon="pause" if live else "play",
-            tooltip="Pause or resume live updates",
-            layout=widgets.Layout(width="auto"),
+        self.more_button = widgets.ToggleButton(
+            description="More",
+            icon="sliders",
+            tooltip="Options, copy to local disk, connections, GPU details, runtime",
         )
+        self.more = MoreView(self)
+        self.chooser_box = widgets.VBox(layout=widgets.Layout(display="none", width="auto"))
+        self.chooser_box.add_class("dw-chooser")
         self.sampler = sampler if sampler is not None else StatusSampler(ctrl)
-        self.stage = StageView(ctrl, self.message.show)
         self.live = LiveUpdater(self._tick, refresh_interval)
-        self._chooser_said = ""
-        self.chooser = DriveFolderChooser(None, on_message=self._chooser_says)
-        self.chooser.on_choose(self._choose)
-        self._choose_error: DriveError | None = None
-        self._mount_note = ""
-        self._updated_from_thread = False
-        self._thread_updates_may_be_lost = in_colab()
+        self.prelist = Prelister()
 
         self.mount_button.on_click(lambda _: self._mount())
         self.unmount_button.on_click(lambda _: self._unmount())
-        self.refresh_button.on_click(lambda _: self.refresh())
-        self.live_button.observe(self._on_live_toggle, names="value")
-        self.force_box.observe(lambda _: self._render(), names="value")
-        self.sys_path_box.observe(self._on_sys_path_box, names="value")
-        self.readonly_box.observe(lambda _: self._render(), names="value")
+        self.change_button.on_click(lambda _: self.open_chooser())
+        self.more_button.observe(lambda change: self.more.show(change["new"]), names="value")
         ctrl.observe(self._on_controller, names=["state", "problem", "readonly", "root"])
         ctrl.observe(self._on_text, names=["message", "error"])
         ctrl.observe(self._render_cwd, names="cwd")
 
-        self.title = widgets.HTML()
-        self.connect_panel = ConnectPanel(
-            on_use=self.use_backend, message=self.message, in_use=self._connection_in_use
+        self.state_line = _line(
+            [self.state_view, self.cwd_view, self.change_button, self.mount_button, self.unmount_button],
+            "state",
         )
-        self.connect_box = titled_accordion([self.connect_panel], ["Connect a cloud"])
-        self.connect_box.selected_index = None
-        buttons = self._buttons = widgets.HBox(
-            [self.mount_button, self.unmount_button, self.refresh_button, self.live_button]
-        )
-        options = widgets.HBox([self.readonly_box, self.force_box])
+        self.bars_line = _line([self.status, self.gpu, self.more_button], "bars")
         super().__init__(
-            [self.title, self.state_view, buttons, options, self.connect_box, self.chooser, self.sys_path_box,
-             self.cwd_view, self.stage, self.message, self.status, self.gpu],
+            [style_widget(), self.state_line, self.chooser_box, self.message, self.bars_line, self.more],
             **kwargs,
-        )  # fmt: skip
-        self.add_class("drivewidget-panel")
+        )
+        self.add_class(PANEL_CLASS)
         keep_buttons_whole(self)
         for widget, name in (
-            (self.state_view, "state"),
+            (self.state_view, "state-text"),
             (self.cwd_view, "cwd"),
             (self.message, "message"),
             (self.status, "status"),
             (self.gpu, "gpu"),
-            (self.chooser, "chooser"),
         ):
             widget.add_class(f"drivewidget-{name}")  # stable hooks for styling and browser tests
-        if ctrl.backend.name == "colab":
-            self.connect_box.layout.display = "none"  # Colab authorises in the browser itself
-        self._render_title()
         self._check_backend()
         self._on_controller()
         self._on_text()
@@ -190,44 +205,126 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         if live:
             self.live.start()
 
-    # -- user actions ------------------------------------------------------------
+    # -- parts built on first use -----------------------------------------------------
 
-    def _inline(self) -> bool:
-        return self.controller.backend.main_thread_only
+    @property
+    def chooser(self) -> DriveFolderChooser:
+        """The folder chooser (built on first use: it alone is some 40 widgets)."""
+        if self._chooser is None:
+            chooser = DriveFolderChooser(None, on_message=self._chooser_says, remembered=self._remembered)
+            chooser.on_choose(self._choose)
+            chooser.observe(self._on_chooser_open, names="dialog_open")
+            self._chooser = chooser
+            self.chooser_box.children = (chooser,)
+            keep_buttons_whole(chooser)
+            ctrl = self.controller
+            if ctrl.state == "mounted":
+                chooser.set_root(ctrl.root)
+            self._render()
+        return self._chooser
+
+    def options_row(self) -> Options:
+        """Read-only, force remount, sys.path, live updates and refresh (built on first use)."""
+        if self._options is None:
+            self._options = Options(self)
+            self._render()
+        return self._options
+
+    @property
+    def readonly_box(self) -> widgets.Checkbox:
+        return self.options_row().readonly_box
+
+    @property
+    def force_box(self) -> widgets.Checkbox:
+        return self.options_row().force_box
+
+    @property
+    def sys_path_box(self) -> widgets.Checkbox:
+        return self.options_row().sys_path_box
+
+    @property
+    def live_button(self) -> widgets.ToggleButton:
+        return self.options_row().live_button
+
+    @property
+    def refresh_button(self) -> widgets.Button:
+        return self.options_row().refresh_button
+
+    @property
+    def stage(self) -> Any:
+        """'Copy to local disk' (under More)."""
+        return self.more.section("Copy to local disk")
+
+    @property
+    def connect_panel(self) -> Any:
+        """'Connect a cloud' (under More; not offered where the backend signs in by itself)."""
+        return self.more.section("Connect a cloud")
+
+    @property
+    def title(self) -> Any:
+        """'About this drive' (under More): backend, mountpoint, drive folder, runtime."""
+        return self.more.section("About this drive")
+
+    def follow(self, view: Any) -> Any:
+        """Keep ``view`` (with ``update(sample, history)``) up to date with the live status."""
+        self._followers.append(view)
+        if self._last_sample is not None:
+            view.update(self._last_sample, self.sampler.history)
+        return view
+
+    def _option(self, name: str, default: bool = False) -> bool:
+        return bool(getattr(self._options, name).value) if self._options is not None else default
+
+    # -- user actions ------------------------------------------------------------
 
     def _mount(self) -> None:
         ctrl = self.controller
-        if ctrl.busy:
-            self.message.show(f"Please wait: the drive is {ctrl.state}.", "warning")
-            return
-        readonly, force = self.readonly_box.value, self.force_box.value
+        readonly, force = self._option("readonly_box"), self._option("force_box")
 
         def mount() -> None:
             ctrl.mount(readonly=readonly, force=force)
-            self.force_box.value = False  # a one-off: left ticked, the next click remounts again
+            if self._options is not None:
+                self._options.force_box.value = False  # a one-off: left ticked, the next click remounts
 
-        self._actions.run(mount, name="mount", inline=self._inline())
+        # Only a backend that must ask from the main thread (Colab's sign-in) mounts inline.
+        self._actions.run(mount, name="mount", inline=ctrl.backend.main_thread_only)
 
     def _unmount(self) -> None:
-        ctrl = self.controller
-        if ctrl.busy:
-            self.message.show(f"Please wait: the drive is {ctrl.state}.", "warning")
-            return
-        # Only Colab's mount needs the main thread (its sign-in prompt); an unmount that waits
-        # for uploads runs in the background so the kernel keeps answering.
-        self._actions.run(ctrl.unmount, name="unmount", inline=False)
+        ctrl, prelist = self.controller, self.prelist
+
+        def unmount() -> None:
+            prelist.cancel(wait=2.0)  # no background listing holds the folder being unmounted
+            ctrl.unmount()
+
+        # An unmount that waits for uploads runs in the background so the kernel keeps answering.
+        self._actions.run(unmount, name="unmount", inline=False)
+
+    def open_chooser(self) -> None:
+        """Show the folder chooser in place of the state line (the Change folder button)."""
+        chooser = self.chooser
+        chooser.open_dialog()
+
+    def _on_chooser_open(self, change: dict[str, Any]) -> None:
+        opened = bool(change["new"])
+        self.chooser_box.layout.display = None if opened else "none"
+        self.state_line.layout.display = "none" if opened else None
+        if not opened:
+            self._render()
 
     def use_backend(self, backend: Backend) -> None:
         """Mount ``backend`` from now on (the Connect panel's Use button); refused while mounted."""
         self.controller.set_backend(backend)
-        self._render_title()
         self._check_backend()
-        self._render()
+        self.live.tick_now()
 
-    def _connection_in_use(self, connection: Connection) -> bool:
+    def connection_in_use(self, connection: Connection) -> bool:
+        """Whether ``connection`` is the one mounted now (Connect refuses to change it then)."""
         ctrl, backend = self.controller, self.controller.backend
         if ctrl.state not in ("mounted", "stale", "mounting", "unmounting"):
             return False
+        owns = getattr(backend, "uses_connection", None)
+        if owns is not None:
+            return bool(owns(connection))
         if connection.backend == "rclone":
             return (
                 getattr(backend, "remote", None) == connection.remote
@@ -235,25 +332,22 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
             )
         return getattr(backend, "account", None) == connection.name
 
-    def _render_title(self) -> None:
-        described = html.escape(self.controller.backend.describe())
-        self.title.value = f"<b>Drive</b> <span style='color:#77767b'>{described}</span>"
-
     def refresh(self) -> None:
         """Re-read the mount state, take a status sample and redraw (the Refresh button)."""
         self.live.tick_now()
 
     def pause(self) -> None:
-        """Stop live updates (the Refresh button still works)."""
-        self.live_button.value = False
+        """Stop live updates (Refresh still works)."""
+        self.set_live(False)
 
     def resume(self) -> None:
-        self.live_button.value = True
+        self.set_live(True)
 
-    def _on_live_toggle(self, change: dict[str, Any]) -> None:
-        self.live_button.icon = "pause" if change["new"] else "play"
-        self.live_button.description = _LIVE_TEXT[change["new"]]
-        if change["new"]:
+    def set_live(self, on: bool) -> None:
+        self.live_enabled = on
+        if self._options is not None:
+            self._options.show_live(on)
+        if on:
             self.live.start()
             self.live.resume()
         else:
@@ -261,9 +355,11 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
 
     def _tick(self) -> None:
         self.controller.refresh()
-        sample = self.sampler.sample()
+        sample = self._last_sample = self.sampler.sample()
         self.status.update(sample)
         self.gpu.update(sample, self.sampler.history)
+        for view in self._followers:
+            view.update(sample, self.sampler.history)
         self._render()
         if self._updated_from_thread and threading.current_thread() is threading.main_thread():
             # After a cell or a Refresh (main thread) in Colab: what background threads changed
@@ -304,17 +400,20 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         elif self._chooser_said and self.message.text == self._chooser_said:
             self.message.clear()
 
-    def _on_sys_path_box(self, change: dict[str, Any]) -> None:
+    def on_sys_path(self, on: bool) -> None:
+        """The sys.path box: applies to the folder chosen now, and to the next ones."""
         ctrl = self.controller
-        if change["new"] and (ctrl.state != "mounted" or not ctrl.cwd_on_drive):
+        if on and (ctrl.state != "mounted" or not ctrl.cwd_on_drive):
             return  # applies when a folder of the drive is chosen
         try:
-            ctrl.use_sys_path(change["new"])
+            ctrl.use_sys_path(on)
         except DriveError as exc:
             self.message.show(explain(exc), "error")
             return
         self.message.show(
-            f"{ctrl.cwd} is now first on sys.path." if change["new"] else "Removed the folder from sys.path.",
+            f"{display_name(ctrl.cwd)} is now first on sys.path."
+            if on
+            else "Removed the folder from sys.path.",
             "success",
         )
 
@@ -322,13 +421,13 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         ctrl = self.controller
         self._choose_error = None
         try:
-            target = ctrl.chdir(path, add_to_sys_path=self.sys_path_box.value)
+            target = ctrl.chdir(path, add_to_sys_path=self._option("sys_path_box"))
         except DriveError as exc:
             self._choose_error = exc
             raise  # the chooser shows it and goes back to the previous choice
         note = remember_folder(ctrl, target)
-        text = f"Working directory: {target}" + (f" ({note})" if note else "")
-        self.message.show(text, "success")
+        text = f"Working directory: {display_name(target)}" + (f" ({note})" if note else "")
+        self.message.show(text, "warning" if note else "success", quiet=not note)  # line one shows the folder
 
     # -- rendering ---------------------------------------------------------------
 
@@ -344,14 +443,13 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         ctrl = self.controller
         if change is not None and change["name"] == "state":
             self.sampler.invalidate()
-            self.live.poke()  # the status table follows the state line at once
+            self.live.poke()  # the bars follow the state line at once
         if ctrl.state == "mounted":
             # Also on the first render: a drive mounted before this panel (a kernel restart,
             # the cell run again) gets its chooser rooted, and a root that moved follows.
-            root_moved = (
-                change is not None and change["name"] == "root" and self.chooser.root != change["new"]
-            )
-            if self.chooser.root is None or change is None or root_moved:
+            root_moved = change is not None and change["name"] == "root" and change["old"] != change["new"]
+            first = change is None or (change["name"] == "state" and change["old"] != "mounted")
+            if first or root_moved:
                 self._after_mount()
         elif (
             change is not None
@@ -359,16 +457,24 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
             and (change["old"] == "mounted" or change["new"] in ("unmounted", "error"))
         ):
             self._mount_note = ""
-            self.chooser.set_root(None)
+            self.prelist.cancel(wait=0)
+            if self._chooser is not None:
+                self._chooser.set_root(None)
         self._render()
 
     def _after_mount(self) -> None:
         ctrl = self.controller
-        self.chooser.set_root(ctrl.root)
+        if self._chooser is not None:
+            self._chooser.set_root(ctrl.root)
         offer = remembered_folder(ctrl)
         if offer.folder:
-            self.chooser.set_remembered(offer.folder)
+            self._remembered = offer.folder
+            if self._chooser is not None:
+                self._chooser.set_remembered(offer.folder)
         self._mount_note = offer.note
+        # The chooser's first open after a mount is as fast as a revisit: list the root and
+        # the remembered folder now, in the background (bounded, cancelled on unmount).
+        self.prelist.start(ctrl, [ctrl.root, offer.folder or ""])
 
     def _note_thread(self) -> None:
         if self._thread_updates_may_be_lost and threading.current_thread() is not threading.main_thread():
@@ -378,75 +484,92 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         self._note_thread()
         ctrl = self.controller
         if ctrl.error:
-            self.message.show(ctrl.error, "error")
-        elif ctrl.message:
-            note, self._mount_note = (
-                (self._mount_note, "") if ctrl.state == "mounted" else ("", self._mount_note)
-            )
-            level = "info" if ctrl.busy else ("warning" if ctrl.message_level == "warning" else "success")
-            self.message.show("\n".join(filter(None, [ctrl.message, note])), level)
+            if ctrl.state != "error" or not self._unavailable:
+                self.message.show(ctrl.error, "error")
+            return
+        if not ctrl.message:
+            return
+        note, self._mount_note = (self._mount_note, "") if ctrl.state == "mounted" else ("", self._mount_note)
+        text = "\n".join(filter(None, [ctrl.message, note]))
+        news = [line for line in text.splitlines() if line and not line.startswith(_SAID_BY_STATE_LINE)]
+        level = "warning" if ctrl.message_level == "warning" else ("info" if ctrl.busy or news else "success")
+        self.message.show(text, level, quiet=not news)
 
     def _render(self) -> None:
         self._note_thread()
         ctrl = self.controller
-        state, force = ctrl.state, self.force_box.value
+        state, force = ctrl.state, self._option("force_box")
         mounted_like = state in ("mounted", "stale")
-        self.mount_button.disabled = bool(self._unavailable) or ctrl.busy or (mounted_like and not force)
-        self.mount_button.description = (
-            "Mounting..." if state == "mounting" else ("Remount" if mounted_like and force else "Mount")
+        mount = self.mount_button
+        mount.disabled = bool(self._unavailable) or ctrl.busy or (mounted_like and not force)
+        mount.description = (
+            "Mounting..." if state == "mounting" else ("Remount" if mounted_like and force else MOUNT_TEXT)
         )
-        self.mount_button.icon = BUSY_ICON if state == "mounting" else "plug"
-        self.unmount_button.disabled = not mounted_like
-        self.unmount_button.description = "Unmounting..." if state == "unmounting" else "Unmount"
-        self.unmount_button.icon = BUSY_ICON if state == "unmounting" else "eject"
-        self.unmount_button.button_style = "warning" if state == "stale" else ""
-        self.readonly_box.disabled = ctrl.busy
-        self.force_box.disabled = ctrl.busy or not mounted_like  # only a mount can be forced again
-        if not mounted_like and not ctrl.busy and self.force_box.value:
-            self.force_box.value = False  # e.g. a failed remount: never left ticked and greyed out
-        self.chooser.disabled = state != "mounted"
-        self.chooser.read_only = ctrl.readonly
-        self.sys_path_box.disabled = state != "mounted"
-        colour, mark = _STATE_STYLE[state]
-        words = html.escape(safe_text(ctrl.describe_state()))
+        mount.icon = BUSY_ICON if state == "mounting" else "plug"
+        mount.button_style = (
+            "" if mount.disabled else "primary"
+        )  # a disabled button never looks like the action
+        _show(mount, state == "mounting" or not mounted_like or force)
+        unmount = self.unmount_button
+        unmount.disabled = not mounted_like
+        unmount.description = "Unmounting..." if state == "unmounting" else "Unmount"
+        unmount.icon = BUSY_ICON if state == "unmounting" else "eject"
+        unmount.button_style = "primary" if state == "stale" else ""  # the one way out of a stale mount
+        _show(unmount, mounted_like or state == "unmounting")
+        self.change_button.disabled = state != "mounted"
+        self.change_button.button_style = "primary" if state == "mounted" and not ctrl.cwd_on_drive else ""
+        _show(self.change_button, state == "mounted")
+        if self._options is not None:
+            self._options.render(ctrl)
+        if self._chooser is not None:
+            self._chooser.disabled = state != "mounted"
+            self._chooser.read_only = ctrl.readonly
+        words = ctrl.describe_state() if state != "error" else "Not mounted: the last command failed"
         hint = _state_hint(ctrl)
-        if mounted_like and self.readonly_box.value != ctrl.readonly and not force:
-            wanted = "read-only" if self.readonly_box.value else "writable"
+        if (
+            mounted_like
+            and self._options is not None
+            and self._option("readonly_box") != ctrl.readonly
+            and not force
+        ):
+            wanted = "read-only" if self._option("readonly_box") else "writable"
             hint = f"To make the drive {wanted}, tick Force remount and click Remount."
-        hint_html = f"<br><span style='color:#77767b'>{html.escape(hint)}</span>" if hint else ""
-        self.state_view.value = f"{_BLOCK}<span style='color:{colour}'>{mark} {words}</span>{hint_html}</div>"
+        hint_html = f" <span class='dw-muted'>{html.escape(hint)}</span>" if hint else ""
+        self.state_view.value = (
+            f"<span class='dw-state'><span class='dw-dot' style='--dw-dot:{_DOT[state]}' aria-hidden='true'></span>"
+            f"{html.escape(safe_text(words))}</span>{hint_html}"
+        )
         self._render_cwd()
 
     def _render_cwd(self, _: dict[str, Any] | None = None) -> None:
         ctrl = self.controller
         if not ctrl.cwd:
             self.cwd_view.value = (
-                f"{_BLOCK}Working directory: <span style='color:#c01c28'>it was deleted (by a sync or "
-                "another program): choose a folder</span></div>"
+                "· working folder: it was deleted (by a sync or another program), choose a folder"
             )
             return
-        cwd = html.escape(display_name(ctrl.cwd))
-        if ctrl.state == "mounted" and ctrl.cwd_on_drive and ctrl.readonly:
-            badge = "<span style='color:#a05a00'>on the drive, mounted read-only: nothing can be saved here</span>"
-        elif ctrl.state == "mounted" and ctrl.cwd_on_drive:
-            badge = "<span style='color:#26a269'>on the drive: saved work persists</span>"
+        full = display_name(ctrl.cwd)
+        where = html.escape(full, quote=True)
+        if ctrl.state == "mounted" and ctrl.cwd_on_drive:
+            shown = html.escape(_short_path(ctrl.cwd, ctrl.mountpoint, ctrl.root))
+            fate = "mounted read-only: nothing can be saved here" if ctrl.readonly else "saved on the drive"
+            self.cwd_view.value = f"· <code title='{where}'>{shown}</code> · <span>{fate}</span>"
         else:
-            badge = (
-                "<span style='color:#a05a00'>on this machine's own disk: files saved here are lost "
-                "when the VM resets</span>"
+            self.cwd_view.value = (
+                f"— files in <code title='{where}'>{html.escape(full)}</code> are lost when the VM resets"
             )
-        self.cwd_view.value = f"{_BLOCK}Working directory: <code>{cwd}</code> ({badge})</div>"
 
     def close(self) -> None:
-        """Stop live updates and observing the controller, and close every child widget.
+        """Stop live updates, background listings and observers, and close every widget.
 
         Safe on a half-built panel (ipywidgets 7 closes widgets on garbage collection too).
         """
         if getattr(self, "live", None) is not None:
             self.live.stop()
-        for part in ("connect_panel", "stage", "chooser"):  # not all are children yet when half-built
-            if getattr(self, part, None) is not None:
-                close_tree(getattr(self, part))  # an Accordion does not close its children
+        if getattr(self, "prelist", None) is not None:
+            self.prelist.cancel(wait=0)
+        if getattr(self, "more", None) is not None:
+            self.more.close()
         for handler, names in (
             (self._on_controller, ["state", "problem", "readonly", "root"]),
             (self._on_text, ["message", "error"]),
@@ -459,16 +582,21 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         super().close()
 
 
-_LIVE_TEXT = {True: "Live", False: "Paused"}
-_BLOCK = "<div style='line-height:1.4;padding:4px 0'>"
-"""Wrapped lines of an HTML widget at a readable spacing (its default line-height is a row's)."""
+def _show(widget: widgets.DOMWidget, visible: bool) -> None:
+    widget.layout.display = None if visible else "none"
+
+
+def _short_path(path: str, mountpoint: str, root: str) -> str:
+    """A drive folder as users know it: ``MyDrive/projects/mnist``, not the mountpoint's path."""
+    for base in (mountpoint, os.path.dirname(root.rstrip(os.sep))):
+        if base and is_within(path, base) and path != base:
+            return display_name(os.path.relpath(path, base))
+    return display_name(path)
 
 
 def _state_hint(ctrl: DriveController) -> str:
-    if ctrl.state == "unmounted":
-        return "Click Mount to use the drive; the folder chooser works once it is mounted."
     if ctrl.state == "stale":
         return "Click Unmount to clear the broken mount, then Mount again."
     if ctrl.state == "error":
-        return "Fix the problem below and click Mount to try again."
+        return "Fix the problem below and click Mount Drive to try again."
     return ""

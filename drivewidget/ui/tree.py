@@ -56,3 +56,32 @@ def close_tree(widget: Any) -> None:
     for child in tuple(getattr(widget, "children", ())):
         close_tree(child)
     widget.close()
+
+
+def open_models() -> dict[str, Any]:
+    """Every open widget model of this kernel, by model id (ipywidgets 7 and 8)."""
+    import ipywidgets as widgets
+
+    if widgets.__version__.startswith("7."):
+        return dict(widgets.Widget.widgets)
+    from ipywidgets.widgets import widget as module
+
+    return dict(module._instances)
+
+
+def state_bytes(models: Any) -> int:
+    """Bytes of JSON state the front end receives to create ``models`` (binary buffers counted raw)."""
+    import json
+
+    total = 0
+    for model in models:
+        state = model.get_state()
+        for value in state.values():
+            if isinstance(value, (bytes, bytearray, memoryview)):
+                total += len(value)
+        total += len(
+            json.dumps(
+                state, default=lambda v: "" if isinstance(v, (bytes, bytearray, memoryview)) else str(v)
+            )
+        )
+    return total

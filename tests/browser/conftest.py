@@ -81,12 +81,14 @@ class Scenario:
     env: dict[str, str] = field(default_factory=dict)
 
 
-def make_scenario(backend: str) -> Scenario:
+def make_scenario(backend: str, *, mountpoint: str = "", tree_prefix: str = "") -> Scenario:
+    """A scenario's folders; ``mountpoint`` (default: inside it) and a folder to put the
+    example tree under (``tree_prefix``, e.g. "MyDrive" as on Colab) can be chosen."""
     root = Path(tempfile.mkdtemp(prefix=f"dw-browser-{backend}-"))
     home = root / "home"
     source = root / ("cloud" if backend == "rclone" else "source")
     for relative, text in SOURCE_TREE.items():
-        path = source / relative
+        path = source / tree_prefix / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     run_dir = root / "run"
@@ -119,9 +121,9 @@ def make_scenario(backend: str) -> Scenario:
         PYTHONUNBUFFERED="1",
         DRIVEWIDGET_BACKEND=backend,
         DRIVEWIDGET_SOURCE=str(source),
-        DRIVEWIDGET_MOUNTPOINT=str(root / "drive"),
+        DRIVEWIDGET_MOUNTPOINT=mountpoint or str(root / "drive"),
     )
-    scenario = Scenario(backend, root, root / "notebooks", source, root / "drive", env)
+    scenario = Scenario(backend, root, root / "notebooks", source, Path(mountpoint or root / "drive"), env)
     write_notebooks(scenario.notebooks)
     return scenario
 
@@ -350,9 +352,12 @@ def cleanup_scenario(scenario: Scenario) -> None:
 
 
 @contextlib.contextmanager
-def running_jupyter(app: str, backend: str) -> Iterator[JupyterServer]:
-    """A scenario's folder and server; afterwards no server, kernel, daemon or mount remains."""
-    scenario = make_scenario(backend)
+def running_jupyter(app: str, backend: str, **options: str) -> Iterator[JupyterServer]:
+    """A scenario's folder and server; afterwards no server, kernel, daemon or mount remains.
+
+    ``options`` go to :func:`make_scenario`; a mountpoint outside the scenario's folder is
+    unmounted afterwards too."""
+    scenario = make_scenario(backend, **options)
     server: JupyterServer | None = None
     try:
         server = start_server(app, scenario)
@@ -364,7 +369,13 @@ def running_jupyter(app: str, backend: str) -> Iterator[JupyterServer]:
                 ARTIFACTS.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(server.log, ARTIFACTS / f"jupyter-{app}-{backend}.log")
         finally:
+            if not is_relative(scenario.mountpoint, scenario.root):
+                unmount_all_under(scenario.mountpoint)
             cleanup_scenario(scenario)
+
+
+def is_relative(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
 
 
 # -- fixtures -------------------------------------------------------------------------
@@ -543,40 +554,36 @@ class NotebookUI:
 
 
 class PanelUI:
-    """The DrivePanel as a person sees it, found by what its parts show (not by position).
+    """The DrivePanel as a person sees it, found by the stable class hooks of its parts.
 
-    The panel's parts carry no CSS classes of their own, and other parts (e.g. a "Connect a
-    cloud" section) come and go between versions, so positions would break: the state line
-    starts with its mark (●, ○, ◌, ⚠, ✖), the status table has a "Working dir" row, the
-    working-directory line says "Working directory:" around a <code> path.
+    Line one (``.drivewidget-state``) holds the state in words (``.drivewidget-state-text``),
+    the working folder and what happens to files saved there (``.drivewidget-cwd``) and the
+    next action's buttons; line two (``.drivewidget-bars``) the resource bars.
     """
 
     def __init__(self, root: Any) -> None:
         self.root = root
         self.page = root.page
 
-    def _html(self) -> Any:
-        return self.root.locator(":scope > .widget-html")
-
     @property
     def state(self) -> Any:
-        return self._html().filter(has_text=re.compile(r"^\s*[●○◌⚠✖]"))
+        return self.root.locator(".drivewidget-state-text")
 
     @property
     def status(self) -> Any:
-        return self._html().filter(has=self.page.locator("table")).filter(has_text="Working dir")
+        return self.root.locator(".drivewidget-bars")
 
     @property
     def cwd(self) -> Any:
-        return (
-            self._html()
-            .filter(has=self.page.locator("code"))
-            .filter(has_text=re.compile(r"^\s*Working directory:"))
-        )
+        return self.root.locator(".drivewidget-cwd")
+
+    @property
+    def message(self) -> Any:
+        return self.root.locator(".drivewidget-message")
 
     def button(self, label: str) -> Any:
-        """The button whose text is ``label`` (its icon, a Font Awesome glyph, is not text)."""
-        return self.root.locator("button").filter(has_text=re.compile(rf"^\s*{re.escape(label)}\s*$"))
+        """The shown button whose text is ``label`` (its icon, a Font Awesome glyph, is not text)."""
+        return self.root.locator("button:visible").filter(has_text=re.compile(rf"^\s*{re.escape(label)}\s*$"))
 
     @property
     def folder_list(self) -> Any:

@@ -143,8 +143,8 @@ def test_panel_workflow_in_classic_notebook6(
         panel = PanelUI(root)
         expect(panel.state).to_contain_text("Not mounted")
         expect(panel.status).to_contain_text("RAM")
-        expect(panel.button("Mount")).to_be_enabled()
-        expect(panel.button("Choose folder")).to_be_disabled()
+        expect(panel.button("Mount Drive")).to_be_enabled()
+        expect(panel.button("Change folder")).to_be_hidden()
         shot("rendered")
 
         # 2. Live while another cell sleeps: a mount made behind the panel's back shows up.
@@ -160,14 +160,14 @@ def test_panel_workflow_in_classic_notebook6(
         expect(panel.state).to_contain_text("Not mounted", timeout=LIVE_TIMEOUT_MS)
 
         # 3. Mount by clicking; the busy icon is one the 7.x button can take.
-        panel.button("Mount").click()
+        panel.button("Mount Drive").click()
         expect(panel.state).to_contain_text(f"Mounted at {mountpoint}", timeout=ACTION_TIMEOUT_MS)
         expect(panel.button("Unmount")).to_be_enabled()
         assert external.in_mount_table()
         shot("mounted")
 
         # 4. Choose a folder by clicking in the chooser.
-        panel.button("Choose folder").click()
+        panel.button("Change folder").click()
         expect(_option(panel, "projects")).to_be_visible()
         _option(panel, "projects").click()
         expect(_option(panel, "mnist")).to_be_visible()
@@ -175,7 +175,8 @@ def test_panel_workflow_in_classic_notebook6(
         expect(_option(panel, "data")).to_be_visible()
         expect(panel.root).to_contain_text(f"Will choose: {chosen}")
         panel.button("Choose this folder").click()
-        expect(panel.cwd).to_contain_text(f"Working directory: {chosen} (on the drive")
+        expect(panel.cwd).to_contain_text("projects/mnist")
+        expect(panel.cwd).to_contain_text("saved on the drive")
         shot("folder-chosen")
 
         # 5. The next cell runs in the chosen folder.

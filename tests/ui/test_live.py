@@ -103,9 +103,9 @@ def test_live_status_changes_without_interaction(
 ) -> None:
     panel = DrivePanel(controller, refresh_interval=0.02)
     try:
-        assert "Not mounted" in panel.status.text
+        assert "Not mounted" in panel.state_view.value
         fake_backend.mounted = True  # mounted behind the panel's back (e.g. drive.mount in a cell)
-        wait_for(lambda: "Mounted at" in panel.status.text)
+        wait_for(lambda: "Mounted at" in panel.state_view.value)
         assert controller.state == "mounted"
         assert not panel.unmount_button.disabled
     finally:
@@ -119,9 +119,9 @@ def test_pause_button(controller: DriveController, fake_backend: FakeBackend) ->
         assert panel.live.paused and panel.live_button.icon == "play"
         fake_backend.mounted = True
         time.sleep(0.1)
-        assert "Not mounted" in panel.status.text
+        assert "Not mounted" in panel.state_view.value
         panel.refresh_button.click()  # Refresh still works while paused
-        assert "Mounted at" in panel.status.text
+        assert "Mounted at" in panel.state_view.value
     finally:
         panel.close()
 
@@ -148,8 +148,11 @@ def test_gpu_shown_with_history(controller: DriveController) -> None:
         fake.gpus[0].utilization = 90
         panel.refresh()
         text = panel.gpu.text
-        assert "NVIDIA T4" in text and "90% busy" in text and "2.0 GiB / 16.0 GiB" in text
-        assert "▄▄▇" in text  # utilisation history: 37%, 37%, 90%
+        assert "GPU RAM" in text and "2.0 / 16.0 GiB" in text and "90%" in text  # the bars
+        tooltip = panel.gpu.value  # the details, in the bars' tooltip
+        assert "NVIDIA T4" in tooltip and "90% busy" in tooltip and "2.0 GiB / 16.0 GiB" in tooltip
+        details = panel.more.section("GPU details")  # temperature, power, history: under More
+        assert "▄▄▇" in details.text  # utilisation history: 37%, 37%, 90%
     finally:
         panel.close()
 
