@@ -7,7 +7,10 @@ with ``checksum=True`` the contents decide later, in the copy phase. Nothing tha
 a regular file, a folder or a link is ever opened: a device, FIFO or socket on the drive
 is reported and left out, from its ``lstat`` alone.
 
-Followed links (``symlinks="follow"``) must stay inside the drive; a folder reached
+Links copied as links (``symlinks="copy"``, the default) from the drive must lead inside the
+copied folder: a link to ``/home/you/.bashrc`` or ``../../..`` planted on the drive would,
+once copied to local disk, point at this machine's own files (and code that writes through
+it would overwrite them). Followed links (``symlinks="follow"``) must stay inside the drive; a folder reached
 through a link is entered only if it is not the source itself or a folder around it, not
 a folder of the current chain (a loop), and not entered through another link before, so
 a folder full of links to each other or to ``..`` costs one listing each, not an
@@ -168,8 +171,15 @@ class Planner:
                         self.plan.links_skipped += 1
                     return
                 if self.o.symlinks == "copy":
-                    item = Item(child, "link", target=os.readlink(name, dir_fd=folder))
-                    self._decide(item, existing)
+                    target = os.readlink(name, dir_fd=folder)
+                    if self.ends.area_fd is not None and not _stays_inside(child, target):
+                        self.t.note_failed(
+                            f"{printable(child)}: a symbolic link to {printable(target)}, outside the folder "
+                            "being copied; not copied (here it would lead to this machine's files, not the "
+                            "drive's). Use symlinks='follow' to copy what it leads to inside the drive."
+                        )
+                        return
+                    self._decide(Item(child, "link", target=target), existing)
                     return
                 followed = self._follow(folder, name, child)
                 if followed is None:
@@ -310,6 +320,21 @@ class Planner:
         self.t.note_error(
             f"{printable(rel or self.ends.src_path)}: the folder {what} ({reason}); its contents were not copied."
         )
+
+
+def _stays_inside(child: str, target: str) -> bool:
+    """Whether the link ``child`` -> ``target`` leads inside the copied folder, whatever the
+    other links in it lead to: a relative target whose ``..`` names all come first and climb
+    no higher than the copied folder. (``a/../..`` style targets are refused: after a name
+    that is itself a link, ``..`` climbs from where that link leads, not from its name.)"""
+    if not target or os.path.isabs(target):
+        return False
+    names = [name for name in target.split(os.sep) if name not in ("", os.curdir)]
+    climb = 0
+    while climb < len(names) and names[climb] == os.pardir:
+        climb += 1
+    depth = len(split(os.path.dirname(child)))
+    return climb <= depth and os.pardir not in names[climb:]
 
 
 def _entries(folder: int) -> list[tuple[str, os.stat_result]]:

@@ -75,6 +75,33 @@ def test_followed_links_stay_inside_the_drive(shared: Shared, tmp_path: Path) ->
     assert result.copied == 1
 
 
+def test_links_copied_as_links_never_point_at_the_users_files(shared: Shared, tmp_path: Path) -> None:
+    """``symlinks="copy"`` (the default) copied every link as it was: ``bashrc -> /home/you/.bashrc``
+    (here: the user's secret) or ``up -> ../../..`` planted on the drive became local links
+    to the user's own files, and code writing "into the staged data" wrote through them.
+    Only links that lead inside the staged folder are copied as links."""
+    data = shared.source / "project" / "data"
+    (data / "sub").mkdir()
+    (data / "bashrc").symlink_to(shared.secret)
+    (data / "up").symlink_to("../../..")
+    (data / "sub" / "hop").symlink_to(".")
+    (data / "sub" / "sneaky").symlink_to("hop/../../..")  # '..' after a link climbs from where it leads
+    (data / "latest").symlink_to("train.csv")
+    (data / "sub" / "back").symlink_to("../train.csv")
+    local = tmp_path / "local"
+    result = stage(shared.ctrl, "project/data", local)
+    assert (
+        os.readlink(local / "latest") == "train.csv" and (local / "sub" / "back").read_text() == "a,b\n1,2\n"
+    )
+    for rel in ("bashrc", "up", "sub/sneaky"):
+        assert not os.path.lexists(local / rel), rel
+    said = "\n".join(result.errors)
+    assert f"bashrc: a symbolic link to {shared.secret}, outside the folder being copied; not copied" in said
+    assert "up: a symbolic link to ../../.., outside the folder being copied" in said
+    assert "sub/sneaky: a symbolic link to hop/../../.., outside" in said
+    assert result.failed == 3
+
+
 def test_links_inside_the_drive_are_followed_once(shared: Shared, tmp_path: Path) -> None:
     """A link to another folder of the drive is followed (that is what ``follow`` is for),
     but a folder reached through many links is copied once, not once per path: a
