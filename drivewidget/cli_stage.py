@@ -82,7 +82,10 @@ def add_stage_parser(subparsers: Any) -> None:
             "--symlinks",
             choices=("copy", "follow", "skip"),
             default=None,
-            help="copy symbolic links as links (default), follow them, or skip them",
+            help=(
+                "copy symbolic links as links (default; from the drive only links that lead inside "
+                "the copied folder), follow them (on the drive: only inside it), or skip them"
+            ),
         )
         if name == "sync-back":
             cmd.add_argument(
