@@ -53,7 +53,7 @@ class Section:
 def _connect_offered(panel: DrivePanel) -> bool:
     """Connect is for backends that sign in through drivewidget (not Colab's own sign-in)."""
     backend = panel.controller.backend
-    return bool(getattr(backend, "connectable", backend.name != "colab"))
+    return not backend.needs_browser_auth  # a capability flag of the Backend contract
 
 
 def _stage(panel: DrivePanel) -> Any:
