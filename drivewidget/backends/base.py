@@ -130,7 +130,10 @@ class Backend(ABC):
 
     @abstractmethod
     def mount(self, mountpoint: str, *, readonly: bool = False, force: bool = False) -> list[str]:
-        """Mount and return once mounted; returns lines worth showing to the user."""
+        """Mount and return once mounted; returns lines worth showing to the user.
+
+        The caller has called :meth:`check_available` and :meth:`validate_mountpoint` (the
+        controller does, once per mount), so a backend does not repeat them."""
 
     def flush(self, mountpoint: str, progress: Progress = _ignore) -> None:
         """Wait until every pending write has reached the remote."""
