@@ -212,9 +212,12 @@ def test_someone_elses_mount_is_not_ours(subject: Subject, tmp_path: Path) -> No
 def test_failures_are_drive_errors(subject: Subject) -> None:
     """Unmounting what is not mounted fails with a typed error (or harmlessly), never an OSError."""
     try:
-        subject.backend.unmount(subject.mountpoint)
+        lines = subject.backend.unmount(subject.mountpoint)
     except DriveError as exc:
         assert str(exc)
+    else:
+        assert isinstance(lines, list) and all(isinstance(line, str) for line in lines)
+    assert not subject.backend.is_mounted(subject.mountpoint)
 
 
 @pytest.mark.parametrize("name", list(BACKENDS))
