@@ -335,25 +335,36 @@ def _on_drive_really(controller: Drive, root: str, fd: int) -> bool:
 
 def _check_local_dest(controller: Drive, root: str, target: str, src_is_dir: bool) -> bool:
     """The local destination can be made, and is not on the drive however it is reached
-    (a link into the drive is refused: a stage would copy the drive into itself). True
-    when it is an existing folder."""
+    (a link into the drive is refused: a stage would copy the drive into itself), nor a
+    folder that holds the drive (a source folder named like the mountpoint would be copied
+    into the drive). True when it is an existing folder."""
 
-    def look() -> tuple[str, bool, bool]:
+    def look() -> tuple[str, bool, bool, bool]:
         existing = target
         while not os.path.lexists(existing):
             existing = os.path.dirname(existing)
         try:
             fd = os.open(existing, _DIR)
         except NotADirectoryError:
-            return existing, False, False
+            return existing, False, False, False
         with drivefs.opened(fd):
-            return existing, True, _on_drive_really(controller, root, fd)
+            holds = False
+            if existing == target and src_is_dir:
+                with drivefs.opened(os.open(controller.mountpoint, _DIR)) as mountpoint:
+                    holds = drivefs.is_inside(mountpoint, fd)
+            return existing, True, _on_drive_really(controller, root, fd), holds
 
-    existing, is_dir, on_drive = _bounded(controller, target, look)
+    existing, is_dir, on_drive, holds_drive = _bounded(controller, target, look)
     if on_drive:
         raise InvalidPath(
-            f"{printable(target)} leads onto the drive (through a symbolic link): give the local folder on this "
-            f"machine's disk, outside {printable(controller.mountpoint)}."
+            f"{printable(target)} leads onto the drive (through a symbolic link): give the local folder on "
+            f"this machine's disk, outside {printable(controller.mountpoint)}."
+        )
+    if holds_drive:
+        raise InvalidPath(
+            f"{printable(target)} holds the drive's mountpoint {printable(controller.mountpoint)}: staging a "
+            "folder's contents there could write into the drive. Give a folder of its own, for example "
+            f"{printable(os.path.join(target, 'data'))}."
         )
     if existing != target and not is_dir:
         raise InvalidPath(

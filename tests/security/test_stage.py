@@ -139,6 +139,17 @@ def test_local_destination_that_is_a_link_into_the_drive_is_refused(shared: Shar
     assert sorted(str(p) for p in everything(shared.source)) == before
 
 
+def test_local_destination_that_holds_the_drive_is_refused(shared: Shared) -> None:
+    """A folder named like the mountpoint in the staged data, staged into the folder that
+    holds the mountpoint: its files were written into the drive itself."""
+    mountpoint = Path(shared.ctrl.mountpoint)
+    (shared.source / "project" / "data" / mountpoint.name).mkdir()
+    (shared.source / "project" / "data" / mountpoint.name / "planted.txt").write_text("x")
+    with pytest.raises(InvalidPath, match="holds the drive's mountpoint"):
+        stage(shared.ctrl, "project/data", mountpoint.parent)
+    assert not (shared.source / "planted.txt").exists()
+
+
 def test_local_source_that_is_a_link_into_the_drive_is_refused(shared: Shared, tmp_path: Path) -> None:
     """The same for ``sync_back``: a "local" source that leads into the drive would copy the
     drive into itself."""
