@@ -232,7 +232,10 @@ class SyncJob(HasTraits):
         took = time.monotonic() - started
         where = f"{printable(self.local)} -> {printable(self.dest)}"
         if result is None:
-            return [f"Keep in sync ({where}) stopped."]
+            if not self.error:
+                return [f"Keep in sync ({where}) stopped."]
+            pending = f" {self.pending} changed file(s) did not reach the drive." if self.pending else ""
+            return [f"Keep in sync ({where}) stopped without a final pass: {self.error}{pending}"]
         if result.cancelled:
             return [
                 f"Keep in sync ({where}): the final pass did not finish within {timeout:.0f} s and was cut "
@@ -374,13 +377,13 @@ class SyncJob(HasTraits):
             transfer.start()
             result = self._wait(transfer, deadline)
         except DriveError as exc:
-            self._failed(exc, paths, full, check)
+            self._failed(exc, paths, full)
             if reraise:
                 raise
             return transfer.result if transfer is not None else None
         except Exception as exc:  # never let the job's thread die silently
             log.exception("keep-synced pass failed")
-            self._failed(DriveError(f"The pass failed unexpectedly: {exc!r}"), paths, full, check)
+            self._failed(DriveError(f"The pass failed unexpectedly: {exc!r}"), paths, full)
             if reraise:
                 raise
             return None
@@ -420,11 +423,11 @@ class SyncJob(HasTraits):
                 "answer; files copied so far are complete."
             ) from None
 
-    def _failed(self, exc: DriveError, paths: set[str], full: bool, check: bool) -> None:
+    def _failed(self, exc: DriveError, paths: set[str], full: bool) -> None:
         with self._lock:
             self._retry |= paths
             self._full_next = self._full_next or full
-            self._check_drive_next = self._check_drive_next or check
+            self._check_drive_next = True  # a failed pass may have left a temporary file there
             self.pending = len(self._dirty | self._retry)
         self.error = str(exc)
         self.message = ""
@@ -435,9 +438,9 @@ class SyncJob(HasTraits):
         now_wall, now = time.time(), time.monotonic()
         left = outcome.waiting | outcome.failed
         with self._lock:
-            if result.cancelled:
+            if result.cancelled:  # cut short: look again everywhere, and clean up on the drive
                 left |= set(engine.request.paths)
-                self._full_next = True
+                self._full_next = self._check_drive_next = True
             self._retry |= left
             self.pending = len(self._dirty | self._retry)
             if engine.request.full and not result.cancelled:

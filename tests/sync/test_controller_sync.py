@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -10,6 +14,8 @@ import pytest
 from drivewidget.controller import DriveController
 from drivewidget.errors import NotMounted
 from drivewidget.sync import keep_synced, sync_jobs
+from drivewidget.timeouts import HOLD_TIMEOUT
+from drivewidget.transfer.pool import STUCK_GRACE
 
 from .conftest import tree, wait_for
 
@@ -57,3 +63,30 @@ def test_real_rclone_mount_stop_flush_is_byte_identical(
     ctrl.unmount()
     cloud = Path(ctrl.backend.remote) / "project" / "run"  # type: ignore[attr-defined]
     assert tree(cloud) == tree(local)  # uploaded, not just in rclone's cache
+
+
+def test_a_hung_drive_never_hangs_the_job_or_the_unmount(
+    rclone_controller: DriveController, local: Path
+) -> None:
+    ctrl = rclone_controller
+    ctrl.mount()
+    (local / "a.bin").write_bytes(b"a")
+    job = keep_synced(ctrl, local, "project/run", **FAST)
+    assert wait_for(lambda: job.last_synced is not None, timeout=30)
+    pid = ctrl.backend._children[ctrl.mountpoint].pid  # type: ignore[attr-defined]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        (local / "b.bin").write_bytes(b"b")  # the next pass blocks on the frozen daemon
+        time.sleep(1.0)
+        done = threading.Event()
+        worker = threading.Thread(target=lambda: (ctrl.unmount(), done.set()), daemon=True)
+        worker.start()
+        # a deadline, not a timing: the hold's bounded final pass plus the abandon grace
+        assert done.wait(HOLD_TIMEOUT + STUCK_GRACE + 30), "unmount hung behind the job"
+        assert ctrl.state == "unmounted"
+        assert job.state == "stopped"
+        assert "stopped without a final pass: The drive is not answering" in ctrl.message, ctrl.message
+        assert "1 changed file(s) did not reach the drive" in ctrl.message
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
