@@ -1,36 +1,21 @@
-"""DriveFolderChooser: ipyfilechooser's FileChooser for choosing a folder on a mounted drive.
+"""DriveFolderChooser: ipyfilechooser's FileChooser made safe and fast for a mounted drive.
 
-ipyfilechooser 0.6.0 (pinned) lists a folder with ``os.listdir`` plus two
-``get_dir_contents`` calls, each doing one ``os.path.isdir`` per entry, and it touches the
-filesystem directly from widget callbacks, so a hung FUSE mount freezes the kernel. This
-subclass keeps its look and its public API but replaces every method that touches the
+ipyfilechooser 0.6.0 (pinned) lists a folder with ``os.listdir`` plus one ``os.path.isdir``
+per entry, straight from widget callbacks, so a hung FUSE mount freezes the kernel. This
+subclass keeps its look and public API but overrides every method that touches the
 filesystem (``_set_form_values``, ``_on_dircontent_select``, ``_show_dialog``,
-``_apply_selection``, ``reset``, ``refresh`` and the setters that validate paths):
-
-* listings, checks and new folders come from :mod:`drivewidget.folders` (one scandir pass,
-  capped, cached; the drive read through :mod:`drivewidget.drivefs`);
-* every filesystem access runs under :func:`drivewidget.status.probe.bounded`, so a dead
-  mount answers "not responding" after ``timeout`` seconds instead of blocking;
-* folders only, inside ``sandbox_path`` (the drive root, or its parent when Shared drives
-  sit beside it), so users cannot wander off the drive;
-* nothing raises, neither a click nor a programmatic call (:meth:`select`, :meth:`browse`,
-  :meth:`make_folder`, :meth:`set_root`, which return None/False instead): the reason, in
-  words that say what to do, lands in the ``message``/``error`` traits, in the chooser's
-  message line, and in the host's ``on_message(text, level)`` callback if one is given.
-
-Extras: quick-root buttons (My Drive, Shared drives when present, Remembered folder), a box
-to paste a path, a name filter and "More" for capped folders, "New folder", a Refresh
-button, ``on_choose`` callbacks, and ``disabled`` (set while nothing is mounted).
-
-Only plain widgets, no ``Output`` widget: front ends draw Output widgets differently (the
-classic Notebook 6 with widgetsnbextension 3.6 cannot create one at all), and one would
-capture prints meant for the notebook.
+``_apply_selection``, ``reset``, ``refresh`` and the setters that validate paths): listings
+and checks come from :mod:`drivewidget.folders` (one scandir pass, capped, cached, the drive
+read through :mod:`drivewidget.drivefs`), bounded in time; only folders inside
+``sandbox_path`` can be reached. It adds a name filter with "More" for capped folders, a
+breadcrumb path list, ``on_choose`` callbacks and ``disabled``; the other tools and the
+never-raise rule live in :mod:`drivewidget.ui.chooser_extras`. Only plain widgets (no
+``Output``: the classic Notebook 6 front end cannot create one).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import html
 import logging
 import os
@@ -42,11 +27,11 @@ from ipywidgets import HTML, Button, HBox, Layout, Text, VBox, Widget
 from traitlets import Bool, Unicode
 
 from .. import folders
-from ..errors import DriveError, InvalidPath, NotMounted, StaleMount, from_os_error
+from ..errors import DriveError, InvalidPath
 from ..folders import DEFAULT_LIMIT, ListingCache, Scan, make_listing, shared_cache
 from ..status.mounttable import is_within
-from ..status.probe import bounded
 from ..text import display_name
+from .chooser_extras import NOT_RESPONDING, ChooserTools
 
 __all__ = ["DEFAULT_TIMEOUT", "NOT_RESPONDING", "DriveFolderChooser"]
 
@@ -57,7 +42,6 @@ T = TypeVar("T")
 DEFAULT_TIMEOUT = 5.0
 """Seconds a listing or check may take before the drive is called not responding (a cold
 folder on a real cloud can take a few seconds)."""
-NOT_RESPONDING = "not responding"
 CHOOSE_SHOWN = "Choose this folder"
 """The commit button's text while browsing (the label says which folder that is)."""
 
@@ -92,7 +76,7 @@ def _subpaths(restricted: str) -> list[str]:
     return paths
 
 
-class DriveFolderChooser(FileChooser):  # type: ignore[misc]
+class DriveFolderChooser(ChooserTools, FileChooser):  # type: ignore[misc]
     """Choose a folder of a mounted drive; fast on huge folders, never blocks on a dead mount.
 
     Embed it, observe ``chosen`` (or register :meth:`on_choose`) to act on the choice, show
@@ -184,14 +168,6 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
         """The drive root the chooser starts in (None while nothing is mounted)."""
         return self._root
 
-    @property
-    def quick_roots(self) -> dict[str, str]:
-        """Label -> folder of the quick-root buttons (Remembered folder included when set)."""
-        roots = dict(self._quick_roots)
-        if self.remembered and self._sandbox_path and is_within(self.remembered, self._sandbox_path):
-            roots["Remembered folder"] = os.path.abspath(self.remembered)
-        return roots
-
     def set_root(
         self,
         root: str | os.PathLike[str] | None,
@@ -215,10 +191,6 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
             return True
 
         return bool(self._attempt(rooted))
-
-    def set_remembered(self, folder: str | os.PathLike[str] | None) -> None:
-        """Offer ``folder`` as the "Remembered folder" quick root (None or '' removes it)."""
-        self.remembered = os.fspath(folder) if folder else ""
 
     def _set_root(
         self,
@@ -295,14 +267,6 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
         """
         return self._attempt(lambda: self._do_select(path))
 
-    def make_folder(self, name: str) -> str | None:
-        """Create folder ``name`` in the folder being browsed (os.mkdir, never a shell) and open it.
-
-        The name must not be empty, '.', '..', hold '/' or control characters, exceed 255 bytes
-        or exist already. Returns the new folder, or None (reason in ``error``). Never raises.
-        """
-        return self._attempt(lambda: self._do_make_folder(name))
-
     def _do_browse(self, path: str | os.PathLike[str]) -> str:
         self._clear()
         self._require_root()
@@ -322,41 +286,6 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
         if refusal is not None:
             raise refusal
         return target
-
-    def _do_make_folder(self, name: str) -> str:
-        self._clear()
-        self._require_root()
-        parent = self._current or self._default_path
-        if self.read_only:
-            raise self._reject(
-                InvalidPath("The drive is mounted read-only, so no folder can be created on it.")
-            )
-        problem = folders.name_problem(name)
-        if problem:
-            raise self._reject(InvalidPath(problem))
-        target = os.path.join(parent, name)
-        area = self._sandbox_path or parent
-        try:
-            self._bounded(target, lambda: folders.make_folder(parent, name, area), action="create")
-        finally:
-            self._cache.invalidate(parent)
-        self._new_name.value = ""
-        self._open_dialog()
-        if self._try_show(target):
-            self._info(f"Created folder {display_name(name)} in {display_name(parent)}.", "success")
-        return target
-
-    def on_choose(self, callback: Callable[[str], Any], remove: bool = False) -> None:
-        """Call ``callback(folder)`` each time a folder is chosen (even the same one again).
-
-        Exceptions it raises become the ``error`` message (never a traceback in the page).
-        ``register_callback`` (ipyfilechooser's, called with the chooser) still works too.
-        """
-        if remove:
-            if callback in self._choose_callbacks:
-                self._choose_callbacks.remove(callback)
-        elif callback not in self._choose_callbacks:
-            self._choose_callbacks.append(callback)
 
     def refresh(self) -> None:
         """List the folder being browsed again, bypassing the cache (the Refresh button).
@@ -505,20 +434,7 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
         for box, name in ((self._pathlist, "Folder"), (self._dircontent, "Open a folder")):
             box.description = name  # an accessible name; the panel's stylesheet hides it from view
             box.add_class("dw-sr-label")
-        small = Layout(width="auto")
-        self._quick_box = HBox(layout=Layout(width="auto", flex_flow="row wrap"))
-        self._refresh_button = Button(
-            description="Refresh", icon="refresh", tooltip="List this folder again", layout=small
-        )
-        self._refresh_button.on_click(lambda _b: self.refresh())
-        self._path_box = Text(
-            placeholder="Paste a folder path (or one relative to the folder shown) and press Enter",
-            continuous_update=False,
-            layout=Layout(flex="1 1 auto", width="auto"),
-        )
-        self._path_box.observe(self._on_path_box, names="value")
-        self._go_button = Button(description="Go", tooltip="Open the folder typed on the left", layout=small)
-        self._go_button.on_click(lambda _b: self._go(self._path_box.value))
+        self._build_tools()
         self._filter_box = Text(placeholder="Filter names", layout=Layout(width="12em"))
         self._filter_box.observe(self._on_filter, names="value")
         self._note = HTML(layout=Layout(flex="1 1 auto"))
@@ -526,9 +442,6 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
             description="More", tooltip="Show the next names", layout=Layout(width="auto", display=_HIDDEN)
         )
         self._more_button.on_click(self._on_more)
-        self._new_name = Text(placeholder="New folder name", layout=Layout(width="14em"))
-        self._new_button = Button(description="New folder", icon="folder", layout=small)
-        self._new_button.on_click(lambda _b: self.make_folder(self._new_name.value))
         self._top = VBox(
             [
                 HBox([self._quick_box, self._refresh_button], layout=Layout(width="auto")),
@@ -568,20 +481,6 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
             *self._quick_box.children,
         ]
 
-    def _rebuild_quick_roots(self) -> None:
-        buttons = []
-        for label, path in self.quick_roots.items():
-            button = Button(
-                description=label, tooltip=display_name(path), layout=Layout(width="auto", flex="0 0 auto")
-            )
-            button.on_click(lambda _b, p=path: self.browse(p))
-            button.disabled = self.disabled
-            buttons.append(button)
-        old = self._quick_box.children
-        self._quick_box.children = tuple(buttons)
-        for button in old:
-            button.close()
-
     def _on_dialog_display(self, change: Mapping[str, Any]) -> None:
         self._top.layout.display = change["new"]
         self._bottom.layout.display = change["new"]
@@ -593,32 +492,6 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
         if change["name"] == "disabled" and change["new"]:
             self._close_dialog()
 
-    def _render_message(self, change: Mapping[str, Any] | None = None) -> None:
-        text, level = self.message, self._level
-        self._message_html.value = (
-            f"<div class='dw-message dw-{level}'>{html.escape(display_name(text))}</div>" if text else ""
-        )
-        if change is None or change["name"] != "message":
-            return
-        cleared = not text and bool(change["old"])  # the last message no longer applies
-        notify = (text or cleared) and self._notify
-        if notify and self._on_message_cb is not None:
-            try:
-                self._on_message_cb(display_name(text), level)
-            except Exception:
-                log.debug("on_message callback failed", exc_info=True)
-
-    def _on_note(self, change: Mapping[str, Any]) -> None:
-        self._note.value = f"<span class='dw-muted'>{html.escape(change['new'])}</span>"
-
-    def _on_remembered(self, _change: Mapping[str, Any]) -> None:
-        if self._ready:
-            self._rebuild_quick_roots()
-
-    def _on_path_box(self, change: Mapping[str, Any]) -> None:
-        if change["new"].strip():
-            self._go(change["new"])
-
     def _on_filter(self, _change: Mapping[str, Any]) -> None:
         self._page_limit = self._limit
         if self._scan is not None:
@@ -628,71 +501,6 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
         self._page_limit += self._limit
         if self._scan is not None:
             self._render(self._scan, from_cache=True)
-
-    def _go(self, text: str) -> None:
-        """The path box and Go: browse to the pasted path (a relative one from the folder
-        shown, as in a shell); errors to ``message`` only."""
-        path = text.strip()  # pasted paths often carry a newline or spaces around them
-        if not path:
-            self._fail("Type or paste a folder path first.")
-            return
-        if self._current and not os.path.isabs(path) and not path.startswith("~"):
-            path = os.path.join(self._current, path)
-        self.browse(path)
-
-    def _attempt(self, action: Callable[[], T]) -> T | None:
-        """Run an action; a DriveError is already in ``message``, anything else is put there."""
-        try:
-            return action()
-        except DriveError:
-            return None
-        except Exception as exc:
-            log.debug("folder chooser action failed", exc_info=True)
-            self._fail(f"Something went wrong: {type(exc).__name__}: {exc}")
-            return None
-
-    def _require_root(self) -> None:
-        if self._root is None or self._sandbox_path is None or self.disabled:
-            raise self._reject(NotMounted("Mount the drive before choosing a folder on it."))
-
-    def _resolve(self, path: str | os.PathLike[str]) -> str:
-        """Absolute, normalised path inside the sandbox, by text alone; raises InvalidPath."""
-        raw = os.path.expanduser(os.fspath(path))
-        if not raw:
-            raise self._reject(InvalidPath("Type or paste a folder path first."))
-        if "\0" in raw:
-            raise self._reject(InvalidPath("A path cannot contain a NUL character."))
-        base = self._root or self._sandbox_path or os.sep
-        target = os.path.normpath(raw if os.path.isabs(raw) else os.path.join(base, raw))
-        if self._sandbox_path is None or not is_within(target, self._sandbox_path):
-            where = self._sandbox_path or "the drive"
-            raise self._reject(
-                InvalidPath(f"{display_name(target)} is outside the drive. Choose a folder under {where}.")
-            )
-        return target
-
-    def _bounded(self, target: str, fn: Callable[[], T], action: str = "open") -> T:
-        """Run a filesystem call with the deadline; raise (and record) a DriveError on failure."""
-        result = bounded(self._probe_key, fn, self.timeout)
-        if result.timed_out:
-            self._last_timeout = target
-            raise self._reject(
-                StaleMount(
-                    f"The drive is {NOT_RESPONDING}: could not {action} {display_name(target)} within "
-                    f"{self.timeout:g} s. Click Refresh to try again; if it persists, unmount and mount again."
-                )
-            )
-        if result.error is not None:
-            raise self._reject(self._os_error(target, result.error, action))
-        return result.value  # type: ignore[return-value]
-
-    @property
-    def _probe_key(self) -> str:
-        return f"drivewidget-chooser:{self._sandbox_path or self._root or ''}"
-
-    def _os_error(self, target: str, exc: OSError, action: str) -> DriveError:
-        area = self._sandbox_path or "the drive's root"
-        return from_os_error(exc, doing=action, path=display_name(target), folder=True, area=area)
 
     def _try_show(self, path: str, refresh: bool = False) -> bool:
         """Show ``path``; on failure the reason is in ``message`` and False is returned."""
@@ -803,51 +611,6 @@ class DriveFolderChooser(FileChooser):  # type: ignore[misc]
             self._show_browsing()
         else:
             self._show_choice()
-
-    def _run_callbacks(self, folder: str) -> DriveError | None:
-        """Run the on_choose callbacks until one refuses the folder (raises a DriveError: returned)."""
-        callbacks: list[Callable[[], Any]] = [functools.partial(cb, folder) for cb in self._choose_callbacks]
-        if self._callback is not None:
-            callbacks.append(self._legacy_callback)
-        for callback in callbacks:
-            try:
-                callback()
-            except DriveError as exc:
-                self._fail(str(exc))
-                return exc
-            except Exception as exc:
-                log.debug("on_choose callback failed", exc_info=True)
-                self._fail(
-                    f"Chose {display_name(folder)}, but the callback failed: {type(exc).__name__}: {exc}"
-                )
-        return None
-
-    def _legacy_callback(self) -> None:
-        """ipyfilechooser's register_callback: called with the chooser (or nothing)."""
-        assert self._callback is not None
-        try:
-            self._callback(self)
-        except TypeError:
-            self._callback()
-
-    def _clear(self) -> None:
-        self.error = ""
-        self.message = ""
-
-    def _info(self, text: str, level: str = "info", notify: bool = True) -> None:
-        self._level, self._notify = level, notify
-        self.error = ""
-        self.message = text
-        self._notify = True
-
-    def _fail(self, text: str) -> None:
-        self._level = "error"
-        self.error = text
-        self.message = text
-
-    def _reject(self, exc: DriveError) -> DriveError:
-        self._fail(str(exc))
-        return exc
 
     def __repr__(self) -> str:
         return (

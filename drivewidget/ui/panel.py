@@ -322,15 +322,7 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         ctrl, backend = self.controller, self.controller.backend
         if ctrl.state not in ("mounted", "stale", "mounting", "unmounting"):
             return False
-        owns = getattr(backend, "uses_connection", None)
-        if owns is not None:
-            return bool(owns(connection))
-        if connection.backend == "rclone":
-            return (
-                getattr(backend, "remote", None) == connection.remote
-                and getattr(backend, "config", None) == connection.config
-            )
-        return getattr(backend, "account", None) == connection.name
+        return connection.uses(backend)  # each kind of connection knows its backend
 
     def refresh(self) -> None:
         """Re-read the mount state, take a status sample and redraw (the Refresh button)."""

@@ -286,7 +286,7 @@ def test_connection_used_from_the_connect_panel(panel: DrivePanel, tmp_path: Pat
 def test_connect_not_offered_on_colab_backend() -> None:
     class ColabLike(FakeBackend):
         name = "colab"
-        connectable = False  # Colab signs in through the browser itself
+        needs_browser_auth = True  # Colab signs in through the browser itself
 
     ctrl = DriveController(ColabLike("/tmp"))
     panel = DrivePanel(ctrl, live=False)
