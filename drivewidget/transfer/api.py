@@ -376,17 +376,27 @@ def _check_local_dest(controller: Drive, root: str, target: str, src_is_dir: boo
 
 
 def _check_local_source(controller: Drive, root: str, source: str) -> None:
-    """A local source that is really on the drive (through a link) is refused."""
+    """A local source that is really on the drive (through a link), or a folder that holds
+    the drive's mountpoint (it would copy the drive into itself), is refused."""
 
-    def look() -> bool:
-        folder = source if os.path.isdir(source) else os.path.dirname(source)
-        with drivefs.opened(os.open(folder, _DIR)) as fd:
-            return _on_drive_really(controller, root, fd)
+    def look() -> tuple[bool, bool]:
+        is_dir = os.path.isdir(source)
+        with drivefs.opened(os.open(source if is_dir else os.path.dirname(source), _DIR)) as fd:
+            if not is_dir:
+                return _on_drive_really(controller, root, fd), False
+            with drivefs.opened(os.open(controller.mountpoint, _DIR)) as mountpoint:
+                return _on_drive_really(controller, root, fd), drivefs.is_inside(mountpoint, fd)
 
-    if _bounded(controller, source, look):
+    on_drive, holds_drive = _bounded(controller, source, look)
+    if on_drive:
         raise InvalidPath(
             f"{printable(source)} leads onto the drive (through a symbolic link): give the local folder or file "
             "to sync back on this machine's disk."
+        )
+    if holds_drive:
+        raise InvalidPath(
+            f"{printable(source)} holds the drive's mountpoint {printable(controller.mountpoint)}: syncing it "
+            "back would copy the drive into itself. Give the folder of your results."
         )
 
 

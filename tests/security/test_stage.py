@@ -160,6 +160,14 @@ def test_local_source_that_is_a_link_into_the_drive_is_refused(shared: Shared, t
     assert not (shared.source / "project" / "data" / "copy").exists()
 
 
+def test_local_source_that_holds_the_drive_is_refused(shared: Shared) -> None:
+    """``sync_back`` of the folder that holds the mountpoint copied the drive into itself."""
+    mountpoint = Path(shared.ctrl.mountpoint)
+    with pytest.raises(InvalidPath, match="holds the drive's mountpoint"):
+        sync_back(shared.ctrl, mountpoint.parent, "project/backup", flush=False)
+    assert not (shared.source / "project" / "backup").exists()
+
+
 def test_special_files_are_never_opened(shared: Shared, tmp_path: Path) -> None:
     """What held: FIFOs, sockets and device nodes in a staged folder (and a followed link to
     one) are reported and left out from their ``lstat`` alone (opening a FIFO blocks; reading ``/dev/zero`` never ends)."""
