@@ -89,7 +89,8 @@ class Planner:
         self.plan = Plan()
         self._submit = submit
         self._lock = threading.Lock()
-        self._linked: set[Key] = set()
+        self._linked = drivefs.Visited()
+        """Folders entered through a link (device, inode): each at most once."""
         self._top: Key = (0, 0)
 
     def start(self) -> None:
@@ -235,14 +236,12 @@ class Planner:
                 f"{printable(child)}: a symbolic link back to a folder that contains it (a loop); not followed."
             )
             return False
-        with self._lock:
-            if key in self._linked:
-                self.t.note_error(
-                    f"{printable(child)}: a symbolic link to a folder already copied through another link; "
-                    "not copied twice."
-                )
-                return False
-            self._linked.add(key)
+        if not self._linked.first(st):
+            self.t.note_error(
+                f"{printable(child)}: a symbolic link to a folder already copied through another link; "
+                "not copied twice."
+            )
+            return False
         return True
 
     def _folder(
