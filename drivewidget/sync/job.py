@@ -81,7 +81,7 @@ class SyncJob(HasTraits):
         self.last_result: TransferResult | None = None
         """The result of the last pass that ran (None before the first)."""
         self._on_stopped = on_stopped
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # guards the sets below; traits are set outside it
         self._pass_lock = threading.Lock()  # one pass at a time (the thread, sync_now, stop)
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -275,13 +275,22 @@ class SyncJob(HasTraits):
             )
 
     def _on_change(self, paths: set[str]) -> None:
-        with self._lock:
-            if "" in paths:
+        if "" in paths:
+            paths = paths - {""}
+            with self._lock:
                 self._full_next = True
-                paths = paths - {""}
-            self._dirty |= paths
-            self.pending = len(self._dirty | self._retry)
+        # folders are not pending files (a new folder is reported, then the files in it)
+        files = {p for p in paths if not os.path.isdir(os.path.join(self.local, p))}
+        with self._lock:
+            self._dirty |= files
+        self._update_pending()
         self._wake.set()
+
+    def _update_pending(self) -> None:
+        """``pending`` from the sets (set outside the lock: observers may call back in)."""
+        with self._lock:
+            count = len(self._dirty | self._retry)
+        self.pending = count
 
     def _start_watcher(self) -> None:
         watcher = Watcher(self.local, self._on_change)
@@ -428,7 +437,7 @@ class SyncJob(HasTraits):
             self._retry |= paths
             self._full_next = self._full_next or full
             self._check_drive_next = True  # a failed pass may have left a temporary file there
-            self.pending = len(self._dirty | self._retry)
+        self._update_pending()
         self.error = str(exc)
         self.message = ""
         self.state = "error"
@@ -442,13 +451,12 @@ class SyncJob(HasTraits):
                 left |= set(engine.request.paths)
                 self._full_next = self._check_drive_next = True
             self._retry |= left
-            self.pending = len(self._dirty | self._retry)
             if engine.request.full and not result.cancelled:
                 scan = outcome.scan_seconds or 0.0
                 self._next_rescan = now + max(self.options.rescan_every, SCAN_COST_FACTOR * scan)
             self._track_unsettled(outcome.waiting, now_wall)
+        self._update_pending()
         self.last_result = result
-        self.last_synced = now_wall if not result.cancelled else self.last_synced
         problems = list(result.errors)
         if self._unsettled:
             problems.append(
@@ -458,6 +466,8 @@ class SyncJob(HasTraits):
             )
         self.error = problems[0] if problems else ""
         self.message = result.summary()
+        if not result.cancelled:  # observers of last_synced see this pass's error and message
+            self.last_synced = now_wall
         self.state = "error" if problems else "idle"
 
     def _track_unsettled(self, waiting: set[str], now: float) -> None:

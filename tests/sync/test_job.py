@@ -244,3 +244,19 @@ def test_sync_now_returns_a_transfer_result(local: Path, drive: FolderDrive) -> 
     job.stop(flush=False)
     with pytest.raises(Exception, match="stopped"):
         job.sync_now()
+
+
+def test_observers_may_read_the_job_from_any_callback(local: Path, drive: FolderDrive) -> None:
+    seen: list[str] = []
+    job = keep_synced(drive, local, "run", **FAST)
+
+    def observer(change: dict[str, object]) -> None:  # runs on the job's and the watcher's threads
+        seen.append(f"{change['name']}: {job.status_text()} {job.unsettled} {job.pending}")
+
+    job.observe(observer, names=["state", "pending", "last_synced", "error"])
+    for i in range(5):
+        (local / f"f{i}").write_text(str(i))
+        time.sleep(0.3)
+    assert wait_for(lambda: len(visible(Path(drive.root) / "run")) == 5)
+    assert any(line.startswith("pending: ") for line in seen)
+    assert job.stop(flush=True) is not None
