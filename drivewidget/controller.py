@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from traitlets import Bool, Enum, HasTraits, TraitError, Unicode, validate
 
 from . import drivefs
+from . import sync as _sync  # at the top, never lazily: see the comment on the transfer import
 from ._env import current_dir
 from .backends import ENV_MOUNTPOINT, detect_backend
 from .backends.base import Backend
@@ -299,6 +300,23 @@ class DriveController(HasTraits):
     ) -> Transfer:
         """Like :meth:`sync_back`, in the background."""
         return _transfers.start_sync_back(self, src, dest, **options)
+
+    def keep_synced(
+        self,
+        local: str | os.PathLike[str],
+        drive_folder: str | os.PathLike[str],
+        every: float = 60.0,
+        **options: Any,
+    ) -> _sync.SyncJob:
+        """Keep a local folder copied into ``drive_folder`` while a run writes it; returns the
+        running job at once (the same job for the same two folders). Options: see
+        :func:`drivewidget.sync.keep_synced` (``settle``, ``mirror_deletes``, ...)."""
+        return _sync.keep_synced(self, local, drive_folder, every=every, **options)
+
+    @property
+    def sync_jobs(self) -> list[_sync.SyncJob]:
+        """The running keep-synced jobs of this drive."""
+        return _sync.sync_jobs(self)
 
     def set_backend(self, backend: Backend) -> None:
         """Use another backend (e.g. a connection made in the panel) from the next mount on.

@@ -82,6 +82,7 @@ def _about(panel: DrivePanel) -> Any:
 
 SECTIONS: list[Section] = [
     Section("Copy to local disk", _stage),
+    Section("Keep in sync", "drivewidget.ui.sync_view:sync_section"),
     Section("Connect a cloud", _connect, offered=_connect_offered),
     Section("GPU details", _gpu),
     Section("About this drive", _about),

@@ -30,8 +30,9 @@ def test_needs_a_mounted_drive(controller: DriveController, local: Path) -> None
 
 def test_unmount_makes_a_final_pass_and_says_so(controller: DriveController, local: Path) -> None:
     controller.mount()
-    job = keep_synced(controller, local, "project/run", **{**FAST, "every": 3600})
-    assert sync_jobs(controller) == [job]
+    job = controller.keep_synced(local, "project/run", **{**FAST, "every": 3600})
+    assert controller.sync_jobs == [job] == sync_jobs(controller)
+    assert controller.keep_synced(local, "project/run", every=3600) is job
     assert job in list(controller.holds)
     assert wait_for(lambda: job.last_synced is not None)
     (local / "ckpt.pt").write_bytes(b"written just before unmount")

@@ -100,3 +100,16 @@ def test_short_colab_time_left_offers_sync_now(mounted: DriveController, local: 
     assert wait_for(lambda: (Path(mounted.root) / "project" / "run" / "late.txt").exists())
     assert wait_for(lambda: any(text.startswith("Synced now") for text, _ in messages))
     view.close()
+
+
+def test_the_panel_offers_keep_in_sync_under_more(mounted: DriveController, local: Path) -> None:
+    from drivewidget import DrivePanel
+
+    panel = DrivePanel(mounted, live=False)
+    try:
+        view = panel.more.section("Keep in sync")
+        assert isinstance(view, SyncView) and view.controller is mounted
+        start(view, local)
+        assert view.job is not None and mounted.sync_jobs == [view.job]
+    finally:
+        panel.close()
