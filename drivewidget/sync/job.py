@@ -86,6 +86,7 @@ class SyncJob(HasTraits):
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._dirty: set[str] = set()
+        self._dirty_folders: set[str] = set()
         self._retry: set[str] = set()
         self._full_next = True
         self._check_drive_next = True
@@ -279,17 +280,19 @@ class SyncJob(HasTraits):
             paths = paths - {""}
             with self._lock:
                 self._full_next = True
-        # folders are not pending files (a new folder is reported, then the files in it)
-        files = {p for p in paths if not os.path.isdir(os.path.join(self.local, p))}
+        # a folder stays in the pass's paths (one moved in whole is scanned), but is not a
+        # pending file
+        folders = {p for p in paths if os.path.isdir(os.path.join(self.local, p))}
         with self._lock:
-            self._dirty |= files
+            self._dirty |= paths
+            self._dirty_folders |= folders
         self._update_pending()
         self._wake.set()
 
     def _update_pending(self) -> None:
         """``pending`` from the sets (set outside the lock: observers may call back in)."""
         with self._lock:
-            count = len(self._dirty | self._retry)
+            count = len((self._dirty - self._dirty_folders) | self._retry)
         self.pending = count
 
     def _start_watcher(self) -> None:
@@ -355,8 +358,8 @@ class SyncJob(HasTraits):
             rescan = now >= self._next_rescan
             full = full if full is not None else (self._full_next or rescan or not self.watching)
             check = check_drive if check_drive is not None else (self._check_drive_next or rescan)
-            paths = self._dirty | self._retry
-            self._dirty, self._retry = set(), set()
+            paths, folders = self._dirty | self._retry, self._dirty_folders
+            self._dirty, self._retry, self._dirty_folders = set(), set(), set()
             self._full_next = self._check_drive_next = False
         request = PassRequest(full=full, check_drive=check, paths=paths)
         self.state = "syncing"
@@ -386,13 +389,13 @@ class SyncJob(HasTraits):
             transfer.start()
             result = self._wait(transfer, deadline)
         except DriveError as exc:
-            self._failed(exc, paths, full)
+            self._failed(exc, paths, folders, full)
             if reraise:
                 raise
             return transfer.result if transfer is not None else None
         except Exception as exc:  # never let the job's thread die silently
             log.exception("keep-synced pass failed")
-            self._failed(DriveError(f"The pass failed unexpectedly: {exc!r}"), paths, full)
+            self._failed(DriveError(f"The pass failed unexpectedly: {exc!r}"), paths, folders, full)
             if reraise:
                 raise
             return None
@@ -432,9 +435,10 @@ class SyncJob(HasTraits):
                 "answer; files copied so far are complete."
             ) from None
 
-    def _failed(self, exc: DriveError, paths: set[str], full: bool) -> None:
+    def _failed(self, exc: DriveError, paths: set[str], folders: set[str], full: bool) -> None:
         with self._lock:
-            self._retry |= paths
+            self._dirty |= paths
+            self._dirty_folders |= folders
             self._full_next = self._full_next or full
             self._check_drive_next = True  # a failed pass may have left a temporary file there
         self._update_pending()

@@ -260,3 +260,19 @@ def test_observers_may_read_the_job_from_any_callback(local: Path, drive: Folder
     assert wait_for(lambda: len(visible(Path(drive.root) / "run")) == 5)
     assert any(line.startswith("pending: ") for line in seen)
     assert job.stop(flush=True) is not None
+
+
+def test_a_folder_moved_in_whole_is_synced_and_folders_are_not_pending_files(
+    local: Path, drive: FolderDrive, tmp_path: Path
+) -> None:
+    job = keep_synced(drive, local, "run", **{**FAST, "rescan_every": 3600})
+    assert wait_for(lambda: job.last_synced is not None)
+    outside = tmp_path / "prepared"
+    (outside / "deep").mkdir(parents=True)
+    for i in range(3):
+        (outside / "deep" / f"f{i}").write_text(str(i))
+    os.rename(outside, local / "moved")  # one event for the folder, none for its files
+    assert wait_for(lambda: len(visible(Path(drive.root) / "run")) == 3)
+    (local / "empty").mkdir()
+    time.sleep(1.0)
+    assert job.pending == 0
