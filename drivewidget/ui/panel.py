@@ -73,6 +73,8 @@ _panels: weakref.WeakValueDictionary[object, DrivePanel] = weakref.WeakValueDict
 """The open panel of each controller (by id), and under DEFAULT_PANEL the last one built
 without a controller: a new panel closes the one before in its slots."""
 DEFAULT_PANEL = "DrivePanel()"
+_FIT = {"width": "auto"}
+"""Text parts size to their content (ipywidgets 8 gives an HTML widget a fixed inline width)."""
 
 
 def default_controller() -> DriveController:
@@ -146,8 +148,8 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
 
         self.message = MessageBox()
         self._actions = ActionRunner(self.message.show)
-        self.state_view = widgets.HTML()
-        self.cwd_view = widgets.HTML()
+        self.state_view = widgets.HTML(layout=_FIT)
+        self.cwd_view = widgets.HTML(layout=_FIT)
         self.mount_button = widgets.Button(
             description=MOUNT_TEXT, icon="plug", button_style="primary", tooltip="Mount the drive"
         )
@@ -157,8 +159,8 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         self.unmount_button = widgets.Button(
             description="Unmount", icon="eject", tooltip="Write pending changes, then unmount"
         )
-        self.status = StatusView()
-        self.gpu = GpuView()
+        self.status = StatusView(layout=_FIT)
+        self.gpu = GpuView(layout=_FIT)
         self.more_button = widgets.ToggleButton(
             description="More",
             icon="sliders",

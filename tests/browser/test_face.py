@@ -285,9 +285,21 @@ def test_readme_images(browser: Any, page_errors: list[str]) -> None:
     with a folder of MyDrive chosen, an example GPU through the fake NVML."""
     if os.geteuid() != 0:
         pytest.skip("mounting at /content/drive needs root")
+    made = [p for p in ("/content", "/content/drive") if not os.path.exists(p)]
+    for folder in made:
+        os.mkdir(folder)
+    try:
+        _render_readme_images(browser, page_errors)
+    finally:
+        for folder in reversed(made):
+            if not os.path.ismount(folder):
+                os.rmdir(folder)
+
+
+def _render_readme_images(browser: Any, page_errors: list[str]) -> None:
     with running_jupyter("lab", "local", mountpoint="/content/drive", tree_prefix="MyDrive") as server:
         write_face_notebook(server.scenario.notebooks, select="MyDrive/projects/mnist")
-        context = browser.new_context(viewport={"width": 900, "height": 700}, device_scale_factor=2)
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, device_scale_factor=2)
         page = context.new_page()
         try:
             nb, panel = _open(page, server, page_errors)
