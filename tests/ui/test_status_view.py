@@ -1,0 +1,45 @@
+"""Resource bars: real bars whose colour says how full, numbers beside them, details in tooltips."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from drivewidget import DriveController
+from drivewidget.status.gpu import NVML
+from drivewidget.status.sample import StatusSampler
+from drivewidget.status.system import Usage
+from drivewidget.testing import FakeGPU, FakeNVML
+from drivewidget.ui.status_view import GPU_HELP_URL, GpuView, StatusView, bar
+
+
+def test_bar_turns_amber_then_red_near_full() -> None:
+    assert "dw-warn" not in bar("RAM", 0.5, "", "") and "dw-full" not in bar("RAM", 0.5, "", "")
+    assert "dw-warn" in bar("RAM", 0.85, "", "")
+    assert "dw-full" in bar("RAM", 0.97, "", "")
+    assert "width:5%" in bar("RAM", 1.1 / 23.6, "", "")  # 1.1 of 23.6 GiB is not an empty bar
+    assert "dw-track" not in bar("RAM", None, "unknown", "")
+
+
+def test_ram_and_disk_bars_with_tooltips(controller: DriveController) -> None:
+    sample = StatusSampler(controller).sample()
+    sample = dataclasses.replace(sample, ram=Usage(used=1 << 30, total=4 << 30, free=3 << 30))
+    view = StatusView()
+    view.update(sample)
+    assert "RAM" in view.text and "1.0 / 4.0 GiB" in view.text
+    assert "System RAM: 1.0 GiB of 4.0 GiB used (25%)" in view.value and "3.0 GiB free" in view.value
+    assert "Disk" in view.text
+
+
+def test_gpu_bars_and_no_gpu(controller: DriveController) -> None:
+    fake = FakeNVML([FakeGPU("NVIDIA T4", utilization=96, memory_used=31 << 29, memory_total=16 << 30)])
+    sample = StatusSampler(controller, gpu_source=NVML(fake)).sample()
+    view = GpuView()
+    view.update(sample)
+    assert "GPU RAM" in view.text and "GPU use" in view.text and "96%" in view.text
+    assert view.value.count("dw-full") == 2  # memory and use both near full
+    none = dataclasses.replace(sample, gpu=dataclasses.replace(sample.gpu, gpus=(), message="No GPU."))
+    view.update(none)
+    assert "No GPU" in view.text and GPU_HELP_URL not in view.value  # not Colab: no Colab advice
+    colab = dataclasses.replace(none, runtime=dataclasses.replace(none.runtime, colab=True))
+    view.update(colab)
+    assert "how to get one" in view.text and GPU_HELP_URL in view.value
