@@ -21,7 +21,7 @@ CELLS = [
         "seed_demo_drive()  # a few example folders in the local drive, if it is empty"
     ),
     new_markdown_cell(
-        "## The panel\n\nClick **Mount**, then choose a folder: the kernel's working directory follows."
+        "## The panel\n\nClick **Mount Drive**, then **Change folder** to choose a folder: the kernel's working directory follows."
     ),
     new_code_cell("from drivewidget import DrivePanel\n\npanel = DrivePanel()\npanel"),
     new_markdown_cell(
