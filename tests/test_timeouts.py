@@ -66,8 +66,10 @@ def test_modules_use_the_shared_values() -> None:
     controller = importlib.import_module("drivewidget.controller")
     sample = importlib.import_module("drivewidget.status.sample")
     probe = importlib.import_module("drivewidget.status.probe")
+    chooser = importlib.import_module("drivewidget.ui.chooser")
     assert (
         controller.FS_TIMEOUT == timeouts.FS_TIMEOUT
         and controller.REFRESH_TIMEOUT == timeouts.REFRESH_TIMEOUT
     )
     assert sample.DRIVE_TIMEOUT == timeouts.SAMPLE_TIMEOUT and probe.DEFAULT_TIMEOUT == timeouts.PROBE_TIMEOUT
+    assert chooser.DEFAULT_TIMEOUT == timeouts.FS_TIMEOUT  # a chooser listing is deliberate

@@ -36,7 +36,7 @@ def fuse_unmount(mountpoint: str, *, lazy: bool = False, timeout: float = UNMOUN
         result = run(argv, timeout=timeout)
     except MountTimeout as exc:
         raise UnmountError(
-            f"Cannot unmount {mountpoint}: {exc} The drive may be hung; click Unmount again to detach it."
+            f"Cannot unmount {mountpoint}: {exc} The drive may be hung; unmounting again detaches it."
         ) from exc
     if result.returncode == 0 or find_mount(mountpoint) is None:
         return
@@ -44,6 +44,6 @@ def fuse_unmount(mountpoint: str, *, lazy: bool = False, timeout: float = UNMOUN
     if "busy" in reason.lower():
         raise UnmountError(
             f"Cannot unmount {mountpoint}: files on the drive are still open ({reason}). "
-            "Close them (or stop the code using them) and click Unmount again."
+            "Close them (or stop the code using them) and unmount again."
         )
     raise UnmountError(f"Cannot unmount {mountpoint}: {reason}")

@@ -31,6 +31,7 @@ from ..errors import DriveError, InvalidPath
 from ..folders import DEFAULT_LIMIT, ListingCache, Scan, make_listing, shared_cache
 from ..status.mounttable import is_within
 from ..text import display_name
+from ..timeouts import FS_TIMEOUT
 from .chooser_extras import NOT_RESPONDING, ChooserTools
 
 __all__ = ["DEFAULT_TIMEOUT", "NOT_RESPONDING", "DriveFolderChooser"]
@@ -39,9 +40,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-DEFAULT_TIMEOUT = 5.0
-"""Seconds a listing or check may take before the drive is called not responding (a cold
-folder on a real cloud can take a few seconds)."""
+DEFAULT_TIMEOUT = FS_TIMEOUT
+"""Seconds a listing or check may take before the drive is called not responding: listing a
+folder the user opened is a deliberate operation (timeouts.FS_TIMEOUT says why ten seconds)."""
 CHOOSE_SHOWN = "Choose this folder"
 """The commit button's text while browsing (the label says which folder that is)."""
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
 
 from drivewidget import DriveController, DrivePanel
-from tests.transfer import install_slow, leftovers
+from drivewidget.transfer import engine
+from tests.transfer import Slow, install_slow, leftovers
 
 
 @pytest.fixture
@@ -32,13 +34,16 @@ def test_copy_disabled_until_a_drive_folder_is_chosen(controller: DriveControlle
     panel.close()
 
 
-def test_copy_to_local_disk(panel: DrivePanel, tmp_path: Path) -> None:
+def test_copy_to_local_disk(panel: DrivePanel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = Path(panel.controller.root)
     (root / "project" / "data" / "a.bin").write_bytes(os.urandom(50_000))
     panel.select(str(root / "project"))
     panel.stage.dest_box.value = str(tmp_path / "local")
+    held = threading.Event()  # the copy's writes wait here, so the running state can be seen
+    monkeypatch.setattr(engine, "write_all", Slow(0, hook=lambda fd, data: held.wait(10)))
     panel.stage.copy_button.click()
     assert panel.stage.copy_button.disabled and not panel.stage.cancel_button.disabled
+    held.set()
     panel.stage.wait()
     assert (tmp_path / "local" / "data" / "a.bin").read_bytes() == (
         root / "project" / "data" / "a.bin"
