@@ -60,6 +60,8 @@ import threading
 from collections.abc import Iterator
 from typing import Literal
 
+from .text import printable
+
 __all__ = [
     "MAX_READ",
     "Links",
@@ -123,21 +125,6 @@ def split_relative(rel: str | os.PathLike[str]) -> tuple[str, ...]:
         if len(os.fsencode(name)) > MAX_NAME_BYTES:
             raise OSError(errno.ENAMETOOLONG, "a name is longer than 255 bytes", text)
     return names
-
-
-def printable(text: str) -> str:
-    """``text`` (a name or path from the drive) fit for a message: undecodable bytes as
-    ``\\xff``, control characters (newline, NUL, escape sequences) as ``\\n``, ``\\x1b``..."""
-    decoded = os.fsencode(text).decode("utf-8", "backslashreplace") if _encodable(text) else ascii(text)[1:-1]
-    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in decoded)
-
-
-def _encodable(text: str) -> bool:
-    try:
-        os.fsencode(text)
-    except UnicodeError:  # a lone surrogate that is not one of Python's byte escapes
-        return False
-    return True
 
 
 # -- where a descriptor is -------------------------------------------------------------
