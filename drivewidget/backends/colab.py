@@ -168,7 +168,7 @@ class ColabBackend(Backend):
             error = self._mount_error(failed.exc, mountpoint, time.monotonic() - started, failed.lines, auth)
             raise error from failed.exc
         if any(line.startswith("Drive already mounted at") for line in lines):
-            lines.append("To mount it again from the panel, mount with force remount.")
+            lines.append("To mount it again, mount with force remount.")
         return lines
 
     def flush(self, mountpoint: str, progress: Progress = lambda _: None) -> None:
@@ -242,14 +242,14 @@ class ColabBackend(Backend):
         if _is(exc, "google.colab", "MessageError"):
             return AuthError(
                 f"Google Drive access was not granted (Colab: {text or 'authorisation refused'}). "
-                "Click Mount again and allow access in the pop-up, with the Google account you use "
-                f"in Colab. If no pop-up appears, run {cell} in a cell once, then use the panel."
+                "Mount again and allow access in the pop-up, with the Google account you use "
+                f"in Colab. If no pop-up appears, run {cell} in a cell once, then mount again."
             )
         if _is(exc, "pexpect", "TIMEOUT"):
             return MountTimeout(
                 f"Google Drive did not come up within {self.timeout_ms / 1000 + PEXPECT_PAD_S:g} s "
                 f"(timeout_ms={self.timeout_ms} plus Colab's {PEXPECT_PAD_S} s). The Drive process "
-                "may still be starting: wait a minute and click Mount again; if it keeps failing, "
+                "may still be starting: wait a minute and mount again; if it keeps failing, "
                 "restart the runtime (Runtime > Restart session) and mount again."
             )
         if isinstance(exc, NotImplementedError):
@@ -265,24 +265,24 @@ class ColabBackend(Backend):
                 return MountTimeout(
                     f"Google Drive timed out reading the top folder of your Drive within "
                     f"{self.timeout_ms / 1000:g} s. This happens when very many files or folders sit "
-                    "directly in My Drive, or when Drive is slow. Click Mount again: a retry often "
+                    "directly in My Drive, or when Drive is slow. Mount again: a retry often "
                     "succeeds, because each attempt caches part of the listing. If it keeps failing, "
                     "move items from the top of My Drive into subfolders, or raise timeout_ms "
                     f"(ColabBackend(timeout_ms=...)). See {DRIVE_TIMEOUT_FAQ}"
                 )
             if text.startswith("mount failed"):
                 if "oauth" in text:
-                    return AuthError(f"Google Drive refused the authorisation ({text}). Click Mount again.")
+                    return AuthError(f"Google Drive refused the authorisation ({text}). Mount again.")
                 if auth.unanswered if auth.seen else elapsed >= auth_wait:
                     return AuthError(
                         f"Mounting failed after {elapsed:.0f} s: nobody answered Colab's Google Drive "
                         f"sign-in prompt within {auth_wait} s (timeout_ms={self.timeout_ms}), so Drive "
                         "started without access. This frontend may be unable to show the prompt (e.g. "
                         f"VS Code or a plain Jupyter page). Run {cell} in a cell once in the Colab web "
-                        f"page and allow access, then use the panel.{also}"
+                        f"page and allow access, then mount again.{also}"
                     )
                 return MountError(
-                    f"Google Drive could not be mounted (Colab: {text}). Click Mount again; if it keeps "
+                    f"Google Drive could not be mounted (Colab: {text}). Mount again; if it keeps "
                     f"failing, restart the runtime, run {cell} in a cell and follow its prompts.{also}"
                 )
             if "Drive File Stream" in text:
