@@ -176,11 +176,15 @@ class DriveController(HasTraits):
                 self.error = str(exc)
                 raise exc
             backend = self.backend
-            try:
-                if readonly and not backend.supports_readonly:
-                    raise MountError(
+            if readonly and not backend.supports_readonly:
+                raise self._reject(
+                    MountError(
                         f"{backend.describe()} cannot be mounted read-only. Mount it without read-only."
                     )
+                )
+            # a remount unmounts first: the same guards and holds apply
+            settled = self._settle_holds() if self.state in ("mounted", "stale") else []
+            try:
                 backend.check_available()  # once per mount: backends do not check again
                 if self.state in ("mounted", "stale"):
                     self._unmount(stale=self.state == "stale")
@@ -200,7 +204,7 @@ class DriveController(HasTraits):
                 raise self._fail(exc, MountError, "Mount failed")  # noqa: B904 - cause set by _fail
             self.readonly = readonly
             self.error = ""
-            self._say(*(lines or [f"Mounted at {self.mountpoint}"]))
+            self._say(*settled, *(lines or [f"Mounted at {self.mountpoint}"]))
 
     def unmount(self) -> None:
         """Flush pending writes, leave the drive if the kernel is inside it, and unmount."""
@@ -210,10 +214,7 @@ class DriveController(HasTraits):
                 exc = NotMounted(f"Nothing is mounted at {self.mountpoint}, so there is nothing to unmount.")
                 self.error = str(exc)
                 raise exc
-            try:  # work still writing to the drive settles first (a final sync), or refuses
-                settled = self.holds.settle(HOLD_TIMEOUT)
-            except DriveError as exc:
-                raise self._reject(exc) from None
+            settled = self._settle_holds()
             try:
                 lines = self._unmount(stale=self.state == "stale")
             except Exception as exc:  # noqa: BLE001 - recorded, translated and re-raised
@@ -505,6 +506,14 @@ class DriveController(HasTraits):
         self._refresh()
         self.error = str(error)
         return error
+
+    def _settle_holds(self) -> list[str]:
+        """Before the drive goes away: a running copy refuses, then work still writing to the
+        drive settles (a keep-synced job's final pass); the lines say what happened."""
+        try:
+            return self.holds.settle(HOLD_TIMEOUT)
+        except DriveError as exc:
+            raise self._reject(exc) from None
 
     def _reject(self, exc: DriveError) -> DriveError:
         self.error = str(exc)

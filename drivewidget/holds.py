@@ -1,12 +1,17 @@
 """Work that must be settled before the drive goes away: registered holds on unmount.
 
-A running copy, a keep-synced job or anything else writing to the drive registers a
-:class:`Hold` with the controller (``ctrl.holds.add(hold)``). Before unmounting, the
-controller asks every hold to settle (:meth:`Holds.settle`): a hold either finishes its
-work within the time it is given (a keep-synced job makes a final pass) and returns the
-lines to tell the user, or refuses by raising a :class:`~drivewidget.errors.DriveError`
-that says what to do (a copy still running). The controller knows nothing of the features
-behind the holds, so the core state machine never imports them.
+Two kinds, asked in two phases so that a refused unmount changes nothing:
+
+* a **guard** (``ctrl.holds.add_guard(check)``) refuses without side effects: a function
+  that raises a :class:`~drivewidget.errors.DriveError` saying what to do (a copy still
+  running) and otherwise returns;
+* a **hold** (``ctrl.holds.add(hold)``, a :class:`Hold`) settles its work within the time
+  it is given (a keep-synced job makes a final pass and stops) and returns the lines to
+  tell the user.
+
+:meth:`Holds.settle` asks every guard first and only then the holds: a keep-synced job is
+never stopped for an unmount that a running copy then refuses. The controller knows
+nothing of the features behind them, so the core state machine never imports them.
 """
 
 from __future__ import annotations
@@ -14,9 +19,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Hold", "Holds"]
+__all__ = ["Guard", "Hold", "Holds"]
+
+Guard = Callable[[], None]
+"""Raises a :class:`~drivewidget.errors.DriveError` to refuse an unmount; no side effects."""
 
 
 @runtime_checkable
@@ -39,16 +47,24 @@ class Holds:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._holds: list[Hold] = []
+        self._guards: list[Guard] = []
 
     def add(self, hold: Hold) -> Callable[[], None]:
         """Register ``hold``; returns the function that removes it (safe to call twice)."""
+        return self._register(self._holds, hold)
+
+    def add_guard(self, guard: Guard) -> Callable[[], None]:
+        """Register ``guard``; returns the function that removes it (safe to call twice)."""
+        return self._register(self._guards, guard)
+
+    def _register(self, into: list[Any], item: Any) -> Callable[[], None]:
         with self._lock:
-            self._holds.append(hold)
+            into.append(item)
 
         def remove() -> None:
             with self._lock:
-                if hold in self._holds:
-                    self._holds.remove(hold)
+                if item in into:
+                    into.remove(item)
 
         return remove
 
@@ -57,12 +73,21 @@ class Holds:
             return iter(list(self._holds))
 
     def __len__(self) -> int:
+        """How many holds and guards are registered."""
         with self._lock:
-            return len(self._holds)
+            return len(self._holds) + len(self._guards)
+
+    def check(self) -> None:
+        """Ask every guard; the first refusal is raised as it is and nothing has settled."""
+        with self._lock:
+            guards = list(self._guards)
+        for guard in guards:
+            guard()
 
     def settle(self, timeout: float) -> list[str]:
-        """Ask every hold to settle, sharing ``timeout`` seconds among them; the first
-        refusal (a raised error) stops the unmount and is raised as it is."""
+        """Ask every guard (:meth:`check`), then every hold to settle, sharing ``timeout``
+        seconds among them; a refusal (a raised error) stops the unmount and is raised as it is."""
+        self.check()
         deadline = time.monotonic() + timeout
         lines: list[str] = []
         for hold in list(self):

@@ -62,30 +62,26 @@ _HELD_LOCK = threading.Lock()
 
 
 class _RunningTransfers:
-    """The unmount hold of one controller's transfers: unmounting under a copy is refused."""
+    """The unmount guard of one controller's transfers: unmounting under a copy is refused."""
 
     def __init__(self, controller: Drive) -> None:
         self._controller = weakref.ref(controller)
 
-    def describe(self) -> str:
-        return "the copies to and from the drive"
-
-    def before_unmount(self, timeout: float) -> list[str]:
+    def __call__(self) -> None:
         controller = self._controller()
         running = _active_transfers(controller) if controller is not None else []
         if running:
             raise Busy(
                 f"Cannot unmount while {running[0].describe()} is running. Cancel it or wait for it to finish."
             )
-        return []
 
 
 def _hold_unmount(controller: Drive) -> None:
-    """Register (once per controller) the hold that keeps the drive mounted under a copy."""
+    """Register (once per controller) the guard that keeps the drive mounted under a copy."""
     with _HELD_LOCK:
         if controller not in _HELD:
             _HELD.add(controller)
-            controller.holds.add(_RunningTransfers(controller))
+            controller.holds.add_guard(_RunningTransfers(controller))
 
 
 def start_stage(

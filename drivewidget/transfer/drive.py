@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from ..holds import Hold
+from ..holds import Guard
 
 __all__ = ["Drive", "HoldRegistry", "Uploader"]
 
@@ -30,7 +30,9 @@ class Uploader(Protocol):
 
 
 class HoldRegistry(Protocol):
-    def add(self, hold: Hold) -> Callable[[], None]: ...
+    """Where a transfer registers the guard that refuses an unmount under a running copy."""
+
+    def add_guard(self, guard: Guard) -> Callable[[], None]: ...
 
 
 class Drive(Protocol):

@@ -60,7 +60,7 @@ def test_stage_and_sync_back_with_a_plain_object(tmp_path: Path) -> None:
     result = stage(drive, "data", local)
     assert result.ok and result.copied == len(files)
     assert contents(local) == contents(folder / "data")
-    assert len(drive.holds) == 1  # the unmount hold was registered with it
+    assert len(drive.holds) == 1  # the unmount guard was registered with it
     (local / "result.txt").write_text("done")
     back = sync_back(drive, local, "results")
     assert back.ok and (folder / "results" / "result.txt").read_text() == "done"
