@@ -35,7 +35,7 @@ import os
 import stat
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from .. import drivefs
@@ -324,9 +324,28 @@ def _check_drive_source(controller: Drive, root: str, source: str) -> bool:
     return stat.S_ISDIR(st.st_mode)
 
 
+def _drive_areas(controller: Drive, root: str) -> Iterator[int]:
+    """The drive's mountpoint and root, opened: a backend that mounts nothing (a local
+    folder used in place) has no mountpoint folder, and its root is the drive."""
+    for area in dict.fromkeys((controller.mountpoint, root)):
+        if not area:
+            continue
+        try:
+            fd = os.open(area, _DIR)
+        except FileNotFoundError:
+            continue
+        with drivefs.opened(fd):
+            yield fd
+
+
 def _on_drive_really(controller: Drive, root: str, fd: int) -> bool:
     """Whether the open folder ``fd`` is on the drive (by the kernel's path, not by text)."""
-    return any(drivefs.is_inside(fd, area) for area in {controller.mountpoint, root} if area)
+    return any(drivefs.is_inside(fd, area) for area in _drive_areas(controller, root))
+
+
+def _holds_drive(controller: Drive, root: str, fd: int) -> bool:
+    """Whether the open folder ``fd`` holds the drive (its mountpoint or root is inside it)."""
+    return any(drivefs.is_inside(area, fd) for area in _drive_areas(controller, root))
 
 
 def _check_local_dest(controller: Drive, root: str, target: str, src_is_dir: bool) -> bool:
@@ -344,10 +363,7 @@ def _check_local_dest(controller: Drive, root: str, target: str, src_is_dir: boo
         except NotADirectoryError:
             return existing, False, False, False
         with drivefs.opened(fd):
-            holds = False
-            if existing == target and src_is_dir:
-                with drivefs.opened(os.open(controller.mountpoint, _DIR)) as mountpoint:
-                    holds = drivefs.is_inside(mountpoint, fd)
+            holds = existing == target and src_is_dir and _holds_drive(controller, root, fd)
             return existing, True, _on_drive_really(controller, root, fd), holds
 
     existing, is_dir, on_drive, holds_drive = _bounded(controller, target, look)
@@ -380,8 +396,7 @@ def _check_local_source(controller: Drive, root: str, source: str) -> None:
         with drivefs.opened(os.open(source if is_dir else os.path.dirname(source), _DIR)) as fd:
             if not is_dir:
                 return _on_drive_really(controller, root, fd), False
-            with drivefs.opened(os.open(controller.mountpoint, _DIR)) as mountpoint:
-                return _on_drive_really(controller, root, fd), drivefs.is_inside(mountpoint, fd)
+            return _on_drive_really(controller, root, fd), _holds_drive(controller, root, fd)
 
     on_drive, holds_drive = _bounded(controller, source, look)
     if on_drive:

@@ -294,3 +294,23 @@ def test_a_relative_local_path_with_a_deleted_working_directory_is_explained(
     doomed.rmdir()
     with pytest.raises(InvalidPath, match="working directory was deleted"):
         sync_back(mounted, "results", "project/")
+
+
+def test_a_local_folder_used_in_place_stages_and_syncs_back(tmp_path: Path) -> None:
+    """Without root the local backend mounts nothing: no mountpoint folder exists and the
+    folder itself is the drive. Every stage once failed opening the missing mountpoint."""
+    from drivewidget.backends.local import LocalBackend
+
+    source = tmp_path / "shared"
+    make_tree(source / "data")
+    ctrl = DriveController(LocalBackend(source, bind=False), mountpoint=tmp_path / "mnt")
+    ctrl.mount()
+    assert not (tmp_path / "mnt").exists()
+    result = stage(ctrl, "data", tmp_path / "local")
+    assert result.ok and tree(tmp_path / "local") == tree(source / "data")
+    back = sync_back(ctrl, tmp_path / "local", "copy")
+    assert back.ok and tree(source / "copy") == tree(source / "data")
+    with pytest.raises(InvalidPath, match="holds the drive"):  # the folder used in place is the drive
+        stage(ctrl, "data", tmp_path)
+    with pytest.raises(InvalidPath, match="on the drive"):
+        stage(ctrl, "data", source / "inside")
