@@ -16,6 +16,7 @@ import contextlib
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -92,17 +93,18 @@ def cmd_keep_synced(args: argparse.Namespace) -> int:
             "Press Ctrl-C to make a final pass and stop."
         )
         job.observe(lambda change: _report(job, change["new"]), names=["last_synced", "error"])
-    with contextlib.suppress(KeyboardInterrupt):
-        wait_for_interrupt(job)
-    if not args.quiet:
-        _out("Final pass... (Ctrl-C again stops at once; files already copied are complete)")
-    try:
-        result = job.stop(flush=True)
-    except KeyboardInterrupt:
-        job.stop(flush=False)
-        controller.close()
-        _err("Stopped without finishing the final pass: some files may be older on the drive.")
-        return 130
+    with interrupts():
+        with contextlib.suppress(KeyboardInterrupt):
+            wait_for_interrupt(job)
+        if not args.quiet:
+            _out("Final pass... (Ctrl-C again stops at once; files already copied are complete)")
+        try:
+            result = job.stop(flush=True)
+        except KeyboardInterrupt:
+            job.stop(flush=False)
+            controller.close()
+            _err("Stopped without finishing the final pass: some files may be older on the drive.")
+            return 130
     controller.close()
     if result is None:
         _err(f"error: the final pass did not run: {job.error or 'the drive did not answer'}")
@@ -116,20 +118,29 @@ def cmd_keep_synced(args: argparse.Namespace) -> int:
     return 1 if left else 0
 
 
-def wait_for_interrupt(job: SyncJob) -> None:
-    """Block until Ctrl-C or SIGTERM (raised here as KeyboardInterrupt), or the job stops."""
-    done = threading.Event()
-    job.observe(lambda change: done.set() if change["new"] == "stopped" else None, names=["state"])
+@contextlib.contextmanager
+def interrupts() -> Iterator[None]:
+    """Ctrl-C (SIGINT) and SIGTERM raise KeyboardInterrupt while the job runs, whatever the
+    process inherited: a shell starts background jobs with SIGINT ignored, and then
+    ``kill -INT`` would never make the final pass."""
 
-    def on_term(signum: int, frame: FrameType | None) -> None:
+    def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, on_term)
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while not done.wait(0.5):
-            pass
+        yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def wait_for_interrupt(job: SyncJob) -> None:
+    """Block until an interrupt (see :func:`interrupts`) or the job stops."""
+    done = threading.Event()
+    job.observe(lambda change: done.set() if change["new"] == "stopped" else None, names=["state"])
+    while not done.wait(0.5):
+        pass
 
 
 def _report(job: SyncJob, _new: object) -> None:

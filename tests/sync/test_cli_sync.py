@@ -58,7 +58,14 @@ def test_errors_exit_2_with_a_message(
     assert "every must be" in capsys.readouterr().err
 
 
+AS_BACKGROUND_JOB = ["sh", "-c", 'trap "" INT; exec "$@"', "sh"]
+"""Runs the command after it with SIGINT ignored, as a shell starts ``cmd &``."""
+
+
 def test_sigint_in_a_real_process_over_rclone(rclone_controller: DriveController, local: Path) -> None:
+    """Started as a shell starts a background job (SIGINT ignored, as ``cmd &`` does): Ctrl-C
+    or ``kill -INT`` still makes the final pass (it once never came, and the test hung when
+    the suite itself ran in the background)."""
     ctrl = rclone_controller
     ctrl.mount()
     (local / "model.pt").write_bytes(os.urandom(100_000))
@@ -69,8 +76,18 @@ def test_sigint_in_a_real_process_over_rclone(rclone_controller: DriveController
         DRIVEWIDGET_SOURCE=ctrl.backend.remote,  # type: ignore[attr-defined]
         DRIVEWIDGET_MOUNTPOINT=ctrl.mountpoint,
     )
+    command = [
+        sys.executable,
+        "-m",
+        "drivewidget",
+        "keep-synced",
+        str(local),
+        "project/run",
+        "--every",
+        "0.5",
+    ]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "drivewidget", "keep-synced", str(local), "project/run", "--every", "0.5"],
+        [*AS_BACKGROUND_JOB, *command],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
