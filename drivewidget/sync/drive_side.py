@@ -29,8 +29,10 @@ from collections.abc import Collection, Iterator
 
 from .. import drivefs
 from ..errors import InvalidPath
+from ..status.mounttable import MountEntry, is_within, read_mounts
 from ..text import printable
 from ..transfer.files import CHUNK, TEMP_RE
+from .ledger import DriveStamp
 
 __all__ = ["DestTree", "TempFile", "is_temp_name", "new_temp_name"]
 
@@ -57,8 +59,11 @@ def split(rel: str) -> tuple[str, str]:
 class DestTree:
     """The destination folder on the drive, reached through descriptors only (see the module)."""
 
-    def __init__(self, root_fd: int, shown: str) -> None:
+    def __init__(self, root_fd: int, shown: str, *, stable_inodes: bool = True) -> None:
         self._fds: dict[str, int] = {"": root_fd}
+        self.stable_inodes = stable_inodes
+        """Whether a file keeps its inode number across renames and lookups here (not on
+        FUSE drives: rclone numbers a file by the name it was looked up under)."""
         self._lock = threading.Lock()
         self.shown = shown
         """The destination as a path, for messages only (never opened by name again)."""
@@ -70,7 +75,7 @@ class DestTree:
         """Open ``base/rel`` (``base``: the drive's root or mountpoint, trusted; ``rel`` is
         walked without following links, its missing folders created when ``create``)."""
         fd = drivefs.open_dir(base)
-        tree = cls(fd, os.path.join(base, rel) if rel else base)
+        tree = cls(fd, os.path.join(base, rel) if rel else base, stable_inodes=stable_inodes(base))
         tree.ops += 1
         try:
             if rel:
@@ -181,20 +186,26 @@ class DestTree:
         fd, name = drivefs.temp_file(fd_dir, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, mode=0o600)
         return TempFile(self, fd_dir, fd, name)
 
-    def remove_file(self, rel: str) -> bool:
-        """Delete the file (or link) ``rel``, never a folder; True when something was removed."""
+    def remove_file(self, rel: str, expect: DriveStamp) -> str:
+        """Delete the file ``rel`` if it is still the version ``expect`` (what the job wrote):
+        ``"removed"``; ``"gone"`` when nothing is there; ``"changed"`` when something else
+        is there now (another version, a link, a folder), which is left alone.
+
+        The file is looked at without following a link, relative to its opened folder, just
+        before it is removed (a change in the instant between the two cannot be ruled out:
+        ``unlinkat`` has no condition)."""
         folder, name = split(rel)
         try:
             fd = self.folder(folder, create=False)
             self.ops += 1
             st = os.stat(name, dir_fd=fd, follow_symlinks=False)
-            if stat.S_ISDIR(st.st_mode):
-                return False
+            if not expect.matches(st):
+                return "changed"
             self.ops += 1
             os.unlink(name, dir_fd=fd)
         except FileNotFoundError:
-            return False
-        return True
+            return "gone"
+        return "removed"
 
     def remove_empty_folder(self, rel_dir: str) -> bool:
         """Remove the folder ``rel_dir`` if it is empty (a collaborator's files keep it)."""
@@ -232,6 +243,8 @@ class TempFile:
         self.tree, self.dir_fd, self.fd, self.name = tree, dir_fd, fd, name
         self.written = 0
         self.crc = 0
+        self.committed: DriveStamp | None = None
+        """After :meth:`commit`: what was put on the drive under the final name."""
 
     def write(self, data: bytes | memoryview) -> None:
         view = memoryview(data)
@@ -279,6 +292,19 @@ class TempFile:
         except BaseException:
             self.discard()
             raise
+        self.committed = self._look_committed(final_name)
+
+    def _look_committed(self, final_name: str) -> DriveStamp | None:
+        """What is under ``final_name`` now, as the drive shows it after the rename (a FUSE
+        drive may number a renamed file anew: rclone derives inodes from the path)."""
+        self.tree.ops += 1
+        try:
+            st = os.stat(final_name, dir_fd=self.dir_fd, follow_symlinks=False)
+        except OSError:
+            return None
+        if not stat.S_ISREG(st.st_mode) or st.st_size != self.written:
+            return None  # replaced at once by someone else: not ours to delete later
+        return DriveStamp(st.st_size, st.st_mtime_ns, st.st_ino if self.tree.stable_inodes else 0)
 
     def _verify(self) -> None:
         """Read the temporary file back through the drive (a fresh descriptor, no link
@@ -307,6 +333,19 @@ class TempFile:
             self.fd = -1
         with contextlib.suppress(OSError):
             os.unlink(self.name, dir_fd=self.dir_fd)
+
+
+def stable_inodes(path: str) -> bool:
+    """Whether files under ``path`` keep their inode numbers: not on a FUSE mount (the
+    mount table says, without touching the drive), where numbers may follow the name a file
+    was looked up under (rclone) and change on a rename."""
+    found: MountEntry | None = None
+    for entry in read_mounts():
+        if is_within(path, entry.mountpoint) and (
+            found is None or is_within(entry.mountpoint, found.mountpoint)
+        ):
+            found = entry
+    return found is None or not found.fstype.startswith("fuse")
 
 
 def _not_a_folder(shown: str, err: int) -> str:

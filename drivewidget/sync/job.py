@@ -31,7 +31,7 @@ from ..transfer.pool import STUCK_GRACE
 from .drive import SyncDrive
 from .ledger import Ledger
 from .options import SyncOptions
-from .syncpass import PassRequest, SyncPass
+from .syncpass import PassRequest, SyncPass, kept_changed_text
 from .watcher import Watcher
 
 __all__ = ["STATES", "SyncJob"]
@@ -469,7 +469,10 @@ class SyncJob(HasTraits):
                 f"{' and more' if len(self._unsettled) > 1 else ''}."
             )
         self.error = problems[0] if problems else ""
-        self.message = result.summary()
+        message = result.summary()
+        if outcome.kept_changed:
+            message += " " + kept_changed_text(outcome.kept_changed)
+        self.message = message
         if not result.cancelled:  # observers of last_synced see this pass's error and message
             self.last_synced = now_wall
         self.state = "error" if problems else "idle"

@@ -28,8 +28,10 @@ class SyncOptions:
     """A file that has not been quiet for this long (and at least 3 passes) is reported in
     ``job.unsettled``: it changes too often to ever be copied whole."""
     mirror_deletes: bool = False
-    """Delete on the drive what was deleted locally (only files this job put there, and
-    folders left empty). Off by default: a local deletion never costs the drive's copy."""
+    """Delete on the drive what was deleted locally: only files this job wrote there, and
+    only while the drive still holds the version it wrote (a file changed there since is
+    kept, and the pass says so), and folders left empty. Off by default: a local deletion
+    never costs the drive's copy."""
     confirm_uploads: bool = True
     """After a pass that copied something, wait until the drive has uploaded it, so that
     ``last_synced`` means "in the cloud", not just "in the mount's cache"."""

@@ -83,6 +83,9 @@ class PassOutcome:
     """Files that failed for another reason (retried next pass)."""
     deleted: list[str] = field(default_factory=list)
     """Files deleted on the drive (``mirror_deletes``)."""
+    kept_changed: list[str] = field(default_factory=list)
+    """Files deleted locally but kept on the drive (``mirror_deletes``): they changed there
+    since the job wrote them (a collaborator's edit is never deleted)."""
     skipped: list[str] = field(default_factory=list)
     """Local entries that are not regular files or folders (links, FIFOs...)."""
     scan_seconds: float | None = None
@@ -213,16 +216,20 @@ class SyncPass:
         return found.files, gone
 
     def _deletions(self, files: dict[str, Stamp], gone: set[str]) -> list[str]:
-        """Known files that are no longer there locally (forgotten; deleted with mirror_deletes)."""
+        """Known files that are no longer there locally: forgotten, and with mirror_deletes
+        returned for deletion when the job itself wrote them (never files it found on the
+        drive, identical or newer: only files the job put there)."""
         if self.request.full:
             missing = [rel for rel in self.ledger if rel not in files]
         else:
             missing = sorted({k for rel in gone for k in self.ledger.under(rel) if k not in files})
-        if not self.o.mirror_deletes:
-            for rel in missing:
+        doomed = []
+        for rel in missing:
+            if self.o.mirror_deletes and self.ledger.written(rel) is not None:
+                doomed.append(rel)
+            else:
                 self.ledger.forget(rel)
-            return []
-        return missing
+        return doomed
 
     # -- check the drive -----------------------------------------------------------------------
 
@@ -262,7 +269,8 @@ class SyncPass:
             if dst is not None and stat.S_ISREG(dst.st_mode):
                 if dst.st_size == s.size and same_mtime(dst.st_mtime_ns, s.mtime_ns):
                     candidates.pop(rel, None)
-                    self.ledger.record(rel, s)
+                    written = self.ledger.written(rel)  # still the job's own only if unchanged
+                    self.ledger.record(rel, s, written if written and written.matches(dst) else None)
                     continue
                 if rel in candidates and self._drive_is_newer(dst, s):
                     del candidates[rel]
@@ -403,7 +411,7 @@ class SyncPass:
             except BaseException:
                 tmp.discard()
                 raise
-            self.ledger.record(rel, s0)
+            self.ledger.record(rel, s0, tmp.committed)
             t.note_copied(written)
             return True
         except _Changed:
@@ -452,13 +460,21 @@ class SyncPass:
     # -- delete --------------------------------------------------------------------------------
 
     def _delete(self, tree: DestTree, deletions: list[str]) -> None:
+        """Delete what the job wrote, where the drive still holds exactly that version."""
         folders: set[str] = set()
         for rel in deletions:
             if self._t_or_fail().stopping:
                 return
+            written = self.ledger.written(rel)
+            if written is None:  # not the job's own (it cannot happen: _deletions checks)
+                self.ledger.forget(rel)
+                continue
             try:
-                if tree.remove_file(rel):
+                done = tree.remove_file(rel, written)
+                if done == "removed":
                     self.outcome.deleted.append(rel)
+                elif done == "changed":
+                    self.outcome.kept_changed.append(rel)
             except InvalidPath:
                 pass  # its folder on the drive is a link or a file now: nothing of ours to delete
             except OSError as exc:
@@ -477,6 +493,8 @@ class SyncPass:
             if not os.path.isdir(os.path.join(self.local, folder)):
                 with contextlib.suppress(OSError, InvalidPath):
                     tree.remove_empty_folder(folder)
+        if self.outcome.kept_changed:
+            self._t_or_fail().note_warning(kept_changed_text(self.outcome.kept_changed))
 
     # -- pool ----------------------------------------------------------------------------------
 
@@ -528,6 +546,15 @@ class SyncPass:
     def _t_or_fail(self) -> Transfer:
         assert self._t is not None
         return self._t
+
+
+def kept_changed_text(names: list[str]) -> str:
+    """The words for files deleted locally but kept on the drive (changed there since)."""
+    more = f" and {len(names) - 1} more" if len(names) > 1 else ""
+    return (
+        f"Kept {printable(names[0])}{more} on the drive although deleted locally: changed on the drive "
+        "since this job wrote it (someone else's edit is never deleted)."
+    )
 
 
 def _whole_error(exc: OSError, path: str) -> DriveError:

@@ -91,3 +91,19 @@ def test_a_hung_drive_never_hangs_the_job_or_the_unmount(
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGCONT)
+
+
+def test_real_rclone_mount_mirror_deletes_what_the_job_wrote(
+    rclone_controller: DriveController, local: Path
+) -> None:
+    ctrl = rclone_controller
+    ctrl.mount()
+    (local / "gone.bin").write_bytes(b"deleted locally after the copy")
+    (local / "kept.bin").write_bytes(b"stays")
+    job = keep_synced(ctrl, local, "project/run", mirror_deletes=True, **FAST)
+    mounted = Path(ctrl.root) / "project" / "run"
+    assert wait_for(lambda: job.last_synced is not None and job.pending == 0, timeout=30)
+    (local / "gone.bin").unlink()
+    result = job.stop(flush=True)
+    assert result is not None and result.ok
+    assert tree(mounted) == tree(local)  # the drive's file still matched what the job wrote

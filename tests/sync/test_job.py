@@ -276,3 +276,62 @@ def test_a_folder_moved_in_whole_is_synced_and_folders_are_not_pending_files(
     (local / "empty").mkdir()
     time.sleep(1.0)
     assert job.pending == 0
+
+
+def test_mirror_deletes_never_deletes_a_drive_file_the_job_kept_because_it_is_newer(
+    local: Path, drive: FolderDrive
+) -> None:
+    dest = Path(drive.root) / "run"
+    dest.mkdir()
+    (local / "shared.txt").write_text("old local")
+    past = time.time() - 3600
+    os.utime(local / "shared.txt", (past, past))
+    (dest / "shared.txt").write_text("a collaborator's newer version")
+    job = keep_synced(drive, local, "run", mirror_deletes=True, **FAST)
+    assert wait_for(lambda: job.last_result is not None)
+    assert job.last_result is not None and job.last_result.kept_newer == ("shared.txt",)
+    (local / "shared.txt").unlink()
+    result = job.stop(flush=True)
+    assert result is not None
+    assert (dest / "shared.txt").read_text() == "a collaborator's newer version"
+
+
+def test_mirror_deletes_never_deletes_a_file_found_identical(local: Path, drive: FolderDrive) -> None:
+    dest = Path(drive.root) / "run"
+    dest.mkdir()
+    (local / "same.txt").write_text("same")
+    (dest / "same.txt").write_text("same")
+    st = os.stat(local / "same.txt")
+    os.utime(dest / "same.txt", ns=(st.st_atime_ns, st.st_mtime_ns))
+    job = keep_synced(drive, local, "run", mirror_deletes=True, **FAST)
+    assert wait_for(lambda: job.last_result is not None)
+    assert job.last_result is not None and job.last_result.copied == 0
+    (local / "same.txt").unlink()
+    job.stop(flush=True)
+    assert (dest / "same.txt").read_text() == "same"  # the job never put it there
+
+
+@pytest.mark.parametrize("how", ["rewritten", "replaced, same size and time"])
+def test_mirror_deletes_keeps_a_file_changed_on_the_drive_since_the_job_wrote_it(
+    local: Path, drive: FolderDrive, how: str
+) -> None:
+    dest = Path(drive.root) / "run"
+    (local / "a.txt").write_text("mine")
+    (local / "b.txt").write_text("also mine")
+    job = keep_synced(drive, local, "run", mirror_deletes=True, **FAST)
+    assert wait_for(lambda: (dest / "a.txt").exists() and (dest / "b.txt").exists() and job.pending == 0)
+    before = os.stat(dest / "a.txt")
+    if how == "rewritten":
+        (dest / "a.txt").write_text("a collaborator's edit")
+    else:  # another inode put in its place, with the same size and modification time
+        (dest / "new").write_text("edit")
+        os.utime(dest / "new", ns=(before.st_atime_ns, before.st_mtime_ns))
+        os.replace(dest / "new", dest / "a.txt")
+    (local / "a.txt").unlink()
+    (local / "b.txt").unlink()
+    result = job.stop(flush=True)
+    assert result is not None
+    assert (dest / "a.txt").exists()  # the collaborator's version is kept
+    assert not (dest / "b.txt").exists()  # what the job wrote, unchanged, is deleted
+    said = " ".join(result.warnings) + " " + job.message
+    assert "a.txt" in said and "changed on the drive" in said
