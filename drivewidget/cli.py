@@ -97,7 +97,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         if controller is not None:
             controller.close()
     if args.json:
-        _write(json.dumps(sample.to_json(), indent=2, ensure_ascii=False))
+        # ASCII-only JSON: names from the drive never reach a terminal raw
+        _write(json.dumps(sample.to_json(), indent=2))
     else:
         _write(sample.to_text())
     return 0

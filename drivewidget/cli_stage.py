@@ -160,7 +160,8 @@ def _run(args: argparse.Namespace, kind: str) -> int:
         if controller is not None:
             controller.close()
     if args.json:
-        _emit(sys.stdout, json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        # ASCII-only JSON: names from the drive never reach a terminal raw
+        _emit(sys.stdout, json.dumps(result.to_json(), indent=2))
     else:
         _emit(sys.stdout, result.summary())
     for line in result.errors[:50]:

@@ -164,9 +164,14 @@ def display_name(name: str) -> str:
     """Text safe to send to a browser for a file name from ``os.scandir``.
 
     Undecodable bytes (kept by Python as surrogate escapes, which JSON cannot carry) are
-    shown as ``\\xff``; control characters such as a newline as ``\\x0a``.
+    shown as ``\\xff``; control characters such as a newline as ``\\x0a``; invisible
+    formatting characters that could make a name look like another (a right-to-left
+    override shows ``report\\u202efdp.sh`` as ``reportsh.pdf``) as ``\\u202e``.
     """
-    return safe_text(name).translate(_CONTROL)
+    text = safe_text(name).translate(_CONTROL)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 
 
 def safe_text(text: str) -> str:

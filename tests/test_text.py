@@ -107,6 +107,16 @@ def test_browser_text_is_json_safe() -> None:
         json.dumps(display_name(os.fsdecode(raw)), ensure_ascii=False).encode("utf-8")
     assert safe_text("two\nlines \udcff") == "two\nlines \\xff"
     assert display_name("two\nlines") == "two\\x0alines"
+    assert printable(os.path.sep.join(["a", "b\u202e"])) == "a/b\\u202e"
+
+
+@pytest.mark.parametrize("invisible", ["\u202e", "\u2066", "\u200f", "\u061c", "\u200b", "\u2028"])
+def test_names_cannot_disguise_themselves(invisible: str) -> None:
+    """Attack: ``report<RLO>fdp.sh`` is drawn as ``reportsh.pdf``. Invisible formatting
+    characters are shown as escapes; ordinary letters, accents and emoji are kept."""
+    shown = display_name(f"report{invisible}fdp.sh")
+    assert invisible not in shown and shown.startswith("report\\") and shown.endswith("fdp.sh")
+    assert display_name("caf\u00e9 \u65e5\u672c \U0001f389") == "caf\u00e9 \u65e5\u672c \U0001f389"
 
 
 def test_one_home() -> None:

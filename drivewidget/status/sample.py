@@ -53,7 +53,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..text import format_bytes, format_duration, state_text
+from ..text import format_bytes, format_duration, printable, state_text
 from ..timeouts import DRIVE_SPACE_TTL, SAMPLE_TIMEOUT
 from .gpu import NVML, GpuHistory, GpuReading, GpuStatus, default_nvml
 from .mounttable import is_within
@@ -158,11 +158,11 @@ class StatusSample:
         if self.backend:
             out.append(f"Backend: {self.backend}")
         if self.root:
-            out.append(f"Root: {self.root}")
+            out.append(f"Root: {printable(self.root)}")
         where = (
             "on the drive: saved" if self.cwd_on_drive else "on the VM disk: lost when the runtime is reset"
         )
-        out.append(f"Working directory: {self.cwd} ({where})")
+        out.append(f"Working directory: {printable(self.cwd)} ({where})")  # names from the drive
         out.append(f"Drive space: {_usage_text(self.drive_disk)}")
         out.append(f"VM disk: {_usage_text(self.disk)}")
         out.append(f"RAM: {_usage_text(self.ram)}")

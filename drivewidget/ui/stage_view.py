@@ -15,6 +15,7 @@ import ipywidgets as widgets
 
 from ..controller import DriveController
 from ..errors import DriveError
+from ..text import display_name
 from ..transfer import Transfer, TransferProgress
 from .actions import Report, explain
 from .tree import close_tree
@@ -119,7 +120,7 @@ class StageView(widgets.VBox):  # type: ignore[misc]
         self.bar.layout.display = self.label.layout.display = progress
         self.cancel_button.disabled = not self.running
         self.cancel_button.layout.display = None if self.running else "none"
-        self.dest_box.placeholder = f"Local folder (default {self.default_dest()})"
+        self.dest_box.placeholder = f"Local folder (default {display_name(self.default_dest())})"
 
     def close(self) -> None:
         with contextlib.suppress(ValueError):

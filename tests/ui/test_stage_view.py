@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from drivewidget import DriveController, DrivePanel
 from drivewidget.transfer import engine
+from drivewidget.ui.tree import open_models
 from tests.transfer import Slow, install_slow, leftovers
 
 
@@ -97,3 +99,17 @@ def test_progress_shows_only_around_a_copy(panel: DrivePanel, tmp_path: Path) ->
     panel.unmount_button.click()
     panel.wait()
     assert stage.transfer is None and stage.label.value == "" and stage.bar.layout.display == "none"
+
+
+def test_an_undecodable_working_folder_is_sent_json_safe(panel: DrivePanel) -> None:
+    """Attack: the chosen folder's name holds a byte that is not UTF-8 and an escape
+    sequence; the default destination shown in the box (built from that name) must still
+    be text the browser can receive. The copy itself keeps the real name."""
+    raw = os.path.join(os.fsencode(panel.controller.root), b"data-\xff\x1b[2J")
+    os.mkdir(raw)
+    panel.select(os.fsdecode(raw))
+    assert not panel.stage.copy_button.disabled
+    for widget in open_models().values():
+        json.dumps(widget.get_state(), ensure_ascii=False, default=str).encode("utf-8")
+    assert "data-\\xff\\x1b[2J" in panel.stage.dest_box.placeholder
+    assert panel.stage.default_dest().endswith(os.fsdecode(b"data-\xff\x1b[2J"))
