@@ -25,7 +25,7 @@ import os
 import stat
 import threading
 import zlib
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 
 from .. import drivefs
 from ..errors import InvalidPath
@@ -34,7 +34,11 @@ from ..text import printable
 from ..transfer.files import CHUNK, TEMP_RE
 from .ledger import DriveStamp
 
-__all__ = ["DestTree", "TempFile", "is_temp_name", "new_temp_name"]
+__all__ = ["DestTree", "KeptOnDrive", "TempFile", "is_temp_name", "new_temp_name"]
+
+
+class KeptOnDrive(Exception):
+    """The drive's file was kept: the commit's ``keep`` check said so (the copy is removed)."""
 
 
 TEMP_PREFIX, TEMP_SUFFIX = ".dw-", ".part"
@@ -262,11 +266,15 @@ class TempFile:
         fsync: bool = True,
         verify: bool = True,
         utime_warn: list[str],
+        keep: Callable[[os.stat_result], bool] | None = None,
     ) -> None:
         """Set the time, flush, check what was written, and rename over ``final_name``.
 
         Raises ``IsADirectoryError`` when a folder has that name on the drive, ``ValueError``
-        when the bytes read back differ from those written (the temporary file is removed).
+        when the bytes read back differ from those written, :class:`KeptOnDrive` when
+        ``keep`` says the regular file now at ``final_name`` (looked at just before the
+        rename, which costs nothing: the look for a folder is made anyway) must stay; the
+        temporary file is removed in each case.
         """
         try:
             try:
@@ -287,6 +295,8 @@ class TempFile:
                 st = None
             if st is not None and stat.S_ISDIR(st.st_mode):
                 raise IsADirectoryError(errno.EISDIR, "a folder has this name on the drive", final_name)
+            if st is not None and stat.S_ISREG(st.st_mode) and keep is not None and keep(st):
+                raise KeptOnDrive(final_name)
             self.tree.ops += 1
             os.rename(self.name, final_name, src_dir_fd=self.dir_fd, dst_dir_fd=self.dir_fd)
         except BaseException:

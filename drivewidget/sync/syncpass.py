@@ -48,7 +48,7 @@ from ..transfer.handle import Transfer
 from ..transfer.pool import STUCK_GRACE, Pool
 from . import local_tree
 from .drive import SyncDrive
-from .drive_side import DestTree, split
+from .drive_side import DestTree, KeptOnDrive, split
 from .ledger import Ledger
 from .local_tree import LocalScan, Stamp, stamp_of
 from .options import SyncOptions
@@ -377,9 +377,10 @@ class SyncPass:
             if s0 != planned or not s0.quiet(self.o.settle):
                 return False
             folder, name = split(rel)
-            # A file this job copied before is replaced without a look (one round trip less
-            # per file; a folder put there meanwhile is still refused at the rename). A new
-            # one is looked at first: the drive may hold a newer copy, or a folder.
+            # A file this job copied before is replaced without a look first (one round trip
+            # less per file): the look made just before the rename still refuses a folder and
+            # keeps a file edited on the drive after the local change. A new one is looked at
+            # first: the drive may hold a newer copy, or a folder.
             dst = None if rel in self.ledger else tree.lstat(rel)
             if dst is not None and stat.S_ISDIR(dst.st_mode):
                 t.note_failed(
@@ -407,7 +408,7 @@ class SyncPass:
                 if written != s0.size or stamp_of(os.fstat(fd)) != s0:
                     raise _Changed()
                 tmp.commit(name, mtime_ns=s0.mtime_ns, fsync=self.o.fsync, verify=self.o.verify,
-                           utime_warn=self.utime_failed)  # fmt: skip
+                           utime_warn=self.utime_failed, keep=partial(self._keep_on_drive, rel, s0))  # fmt: skip
             except BaseException:
                 tmp.discard()
                 raise
@@ -417,6 +418,11 @@ class SyncPass:
         except _Changed:
             t.note_bytes(-written)
             return False
+        except KeptOnDrive:
+            t.note_bytes(-written)
+            t.note_kept_newer(rel, planned=s0.size)
+            self.ledger.record(rel, s0)
+            return True
         except _Stop:
             t.note_bytes(-written)
             t.note_total(-1, -planned_size)
@@ -439,6 +445,13 @@ class SyncPass:
             return True
         finally:
             os.close(fd)
+
+    def _keep_on_drive(self, rel: str, s: Stamp, dst: os.stat_result) -> bool:
+        """At the rename: keep the drive's file when it is not what the job wrote there
+        and was changed after the local file (a collaborator's edit made since the job's
+        last copy is not overwritten by an older local change)."""
+        written = self.ledger.written(rel)
+        return not (written is not None and written.matches(dst)) and self._drive_is_newer(dst, s)
 
     def _file_failed(self, rel: str, exc: OSError, size: int, *, local: bool) -> None:
         t = self._t_or_fail()

@@ -335,3 +335,19 @@ def test_mirror_deletes_keeps_a_file_changed_on_the_drive_since_the_job_wrote_it
     assert not (dest / "b.txt").exists()  # what the job wrote, unchanged, is deleted
     said = " ".join(result.warnings) + " " + job.message
     assert "a.txt" in said and "changed on the drive" in said
+
+
+def test_a_file_the_job_wrote_then_edited_on_the_drive_is_kept_when_newer_than_the_local_change(
+    local: Path, drive: FolderDrive
+) -> None:
+    dest = Path(drive.root) / "run"
+    (local / "notes.txt").write_text("v1")
+    job = keep_synced(drive, local, "run", **FAST)
+    assert wait_for(lambda: (dest / "notes.txt").exists() and job.pending == 0)
+    (dest / "notes.txt").write_text("a collaborator's edit, made after the local change below")
+    (local / "notes.txt").write_text("v2, written an hour ago")  # a change older than the edit
+    past = time.time() - 3600
+    os.utime(local / "notes.txt", (past, past))
+    result = job.sync_now()
+    assert result.kept_newer == ("notes.txt",)
+    assert (dest / "notes.txt").read_text().startswith("a collaborator's edit")
