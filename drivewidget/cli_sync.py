@@ -66,8 +66,9 @@ def make_controller() -> DriveController:
 
 
 def cmd_keep_synced(args: argparse.Namespace) -> int:
-    from .errors import DriveError
+    from .errors import DriveError, from_os_error
     from .sync import keep_synced
+    from .text import printable
 
     try:
         controller = make_controller()
@@ -83,7 +84,9 @@ def cmd_keep_synced(args: argparse.Namespace) -> int:
             settle=args.settle,
             mirror_deletes=args.mirror_deletes,
         )
-    except (DriveError, ValueError, TypeError) as exc:
+    except (DriveError, ValueError, TypeError, OSError) as exc:
+        if isinstance(exc, OSError):  # keep_synced wraps its own; one line, never a traceback
+            exc = from_os_error(exc, doing="keep in sync", path=printable(args.local))
         _err(f"error: {exc}")
         controller.close()
         return 2

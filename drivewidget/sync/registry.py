@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Any
 
-from ..errors import InvalidPath, NotMounted, StaleMount, TransferBusy
+from ..errors import InvalidPath, NotMounted, StaleMount, TransferBusy, from_os_error
 from ..status.mounttable import is_within
 from ..text import printable
 from .drive import ControllerDrive, SyncDrive, as_sync_drive
@@ -85,7 +85,12 @@ def keep_synced(
                     f"Another job is already {job.describe()}: two jobs writing into the same drive folder "
                     "would overwrite each other's files. Stop it first (job.stop()), or choose another folder."
                 )
-        os.makedirs(source, exist_ok=True)
+        try:
+            os.makedirs(source, exist_ok=True)
+        except OSError as exc:
+            raise from_os_error(
+                exc, doing="create the local folder", path=printable(source), area="this machine's disk"
+            ) from exc
         job = SyncJob(sync_drive, source, base, rel, opts, on_stopped=_forget)
         if isinstance(sync_drive, ControllerDrive):
             job.attach_hold(sync_drive.controller.holds.add(job))

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from ..controller import DriveController
-from ..errors import DriveError
+from ..errors import DriveError, from_os_error
 from ..sync import SyncJob, keep_synced, sync_jobs
 from ..text import format_duration, printable
 from .actions import Report, explain
@@ -108,6 +108,9 @@ class SyncView(widgets.VBox):  # type: ignore[misc]
         except (DriveError, ValueError) as exc:
             self._report(explain(exc), "error")
             return None
+        except OSError as exc:  # keep_synced wraps its own; a message, never a traceback
+            self._report(explain(from_os_error(exc, doing="keep in sync", path=printable(local))), "error")
+            return None
         self._attach(job)
         self._report(
             f"Keeping {printable(job.local)} synced to {printable(job.dest)} every {job.every:g} s.", "info"
@@ -145,7 +148,7 @@ class SyncView(widgets.VBox):  # type: ignore[misc]
         def run() -> None:
             try:
                 result = job.sync_now()
-            except DriveError as exc:
+            except Exception as exc:  # noqa: BLE001 - on a thread: a message, never a traceback
                 self._report(explain(exc), "error")
                 return
             self._report(f"Synced now: {result.summary()}", "success" if result.ok else "warning")

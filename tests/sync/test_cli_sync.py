@@ -56,6 +56,11 @@ def test_errors_exit_2_with_a_message(
     assert "outside the drive" in capsys.readouterr().err
     assert main(["keep-synced", str(local), "project/run", "--every", "0"]) == 2
     assert "every must be" in capsys.readouterr().err
+    (local / "a-file").write_text("")
+    assert main(["keep-synced", str(local / "a-file" / "run"), "project/run"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "is a file, not a folder" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
 AS_BACKGROUND_JOB = ["sh", "-c", 'trap "" INT; exec "$@"', "sh"]

@@ -227,6 +227,8 @@ def test_bad_folders_are_refused_at_once(local: Path, drive: FolderDrive, tmp_pa
     with pytest.raises(InvalidPath, match="is a file"):
         (tmp_path / "file").write_text("")
         keep_synced(drive, tmp_path / "file", "run", **FAST)
+    with pytest.raises(InvalidPath, match="a part of the path is a file"):
+        keep_synced(drive, tmp_path / "file" / "run", "run", **FAST)
     with pytest.raises(ValueError, match="every"):
         keep_synced(drive, local, "run", every=0)
     with pytest.raises(TypeError, match="unknown keep_synced option"):

@@ -80,6 +80,17 @@ def test_errors_are_messages_not_tracebacks(controller: DriveController, local: 
     assert messages[-1][1] == "error" and "mount it first" in messages[-1][0]
 
 
+def test_a_local_folder_that_cannot_be_made_is_a_message(mounted: DriveController, local: Path) -> None:
+    messages = Messages()
+    view = SyncView(mounted, messages)
+    (local / "a-file").write_text("")
+    start(view, local / "a-file" / "run")
+    assert not view.toggle.value and view.job is None
+    assert messages[-1][1] == "error" and "is a file, not a folder" in messages[-1][0]
+    assert "Unexpected problem" not in messages[-1][0]
+    view.close()
+
+
 def test_short_colab_time_left_offers_sync_now(mounted: DriveController, local: Path) -> None:
     messages = Messages()
     view = SyncView(mounted, messages)
