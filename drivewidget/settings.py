@@ -7,6 +7,7 @@ the VM's own disk is wiped on every reset and the drive is not.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -29,10 +30,36 @@ def default_local_folder() -> Path:
 def runtime_dir() -> Path:
     """A private (0700) folder for sockets and logs of running mounts."""
     base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
-    path = Path(base) / f"{APP}-{os.getuid()}"
+    return private_dir(Path(base) / f"{APP}-{os.getuid()}")
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` as a folder only this user can use (0700), made if missing.
+
+    Under a shared ``/tmp`` another local user can create the name first, or put a link
+    there; rclone's control socket (which can read its config) and log must not land in
+    their folder, so anything but this user's own real folder is refused.
+    """
     path.mkdir(mode=0o700, exist_ok=True)
-    os.chmod(path, 0o700)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:  # ELOOP / ENOTDIR: a link or a file where the folder should be
+        raise _not_private(path, "it is a link or not a folder") from exc
+    try:
+        if os.fstat(fd).st_uid != os.getuid():
+            raise _not_private(path, "another user owns it")
+        os.fchmod(fd, 0o700)
+    finally:
+        os.close(fd)
     return path
+
+
+def _not_private(path: Path, why: str) -> PermissionError:
+    return PermissionError(
+        errno.EPERM,
+        f"{path} cannot hold drivewidget's private files: {why}. Remove it and try again",
+        str(path),
+    )
 
 
 def cache_dir() -> Path:

@@ -29,7 +29,7 @@ from ..errors import (
     RemoteNotFound,
     UnmountError,
 )
-from ..settings import cache_dir, runtime_dir
+from ..settings import cache_dir, private_dir, runtime_dir
 from ..status.mounttable import MountEntry, find_mount
 from ..text import format_bytes
 from ._fuse import check_fuse, fuse_unmount
@@ -169,9 +169,7 @@ class RcloneBackend(Backend):
         if len(path.encode()) <= 100:
             return path
         digest = hashlib.sha1(mountpoint.encode("utf-8", "surrogateescape")).hexdigest()[:12]
-        short = Path(tempfile.gettempdir()) / f"dw-{os.getuid()}-{digest}"
-        short.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(short, 0o700)
+        short = private_dir(Path(tempfile.gettempdir()) / f"dw-{os.getuid()}-{digest}")
         return str(short / "rc.sock")
 
     def _log(self, mountpoint: str) -> Path:
