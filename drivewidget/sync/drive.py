@@ -11,11 +11,14 @@ disk, a mount made by someone else, tests).
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
-from ..errors import DriveError
+from ..errors import DISCONNECTED_ERRNOS, DriveError
 from ..status.mounttable import find_mount
+from ..status.probe import probe_dir
+from ..timeouts import REFRESH_TIMEOUT
 
 __all__ = ["ControllerDrive", "ControllerLike", "FolderDrive", "SyncDrive", "as_sync_drive"]
 
@@ -135,7 +138,15 @@ class FolderDrive:
         return self._writable
 
     def refresh(self) -> str:
-        return "mounted" if os.path.isdir(self.folder) else "unmounted"
+        """``"mounted"`` when the folder can be listed now; ``"stale"`` when it does not
+        answer within :data:`~drivewidget.timeouts.REFRESH_TIMEOUT` (a hung mount: the look
+        runs on a worker thread, never blocking the caller) or is disconnected."""
+        looked = probe_dir(self.folder, REFRESH_TIMEOUT)
+        if looked.timed_out:
+            return "stale"
+        if looked.error is not None:
+            return "stale" if looked.error.errno in DISCONNECTED_ERRNOS else "unmounted"
+        return "mounted" if looked.value is not None and stat.S_ISDIR(looked.value.st_mode) else "unmounted"
 
     def confirm_uploads(self, progress: Progress) -> str:
         return ""

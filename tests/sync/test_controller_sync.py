@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from drivewidget.controller import DriveController
-from drivewidget.errors import NotMounted
-from drivewidget.sync import keep_synced, sync_jobs
-from drivewidget.timeouts import HOLD_TIMEOUT
+from drivewidget.errors import NotMounted, StaleMount
+from drivewidget.sync import FolderDrive, keep_synced, sync_jobs
+from drivewidget.timeouts import HOLD_TIMEOUT, REFRESH_TIMEOUT
 from drivewidget.transfer.pool import STUCK_GRACE
 
 from .conftest import tree, wait_for
@@ -107,3 +107,25 @@ def test_real_rclone_mount_mirror_deletes_what_the_job_wrote(
     result = job.stop(flush=True)
     assert result is not None and result.ok
     assert tree(mounted) == tree(local)  # the drive's file still matched what the job wrote
+
+
+def test_a_folder_drive_on_a_hung_mount_answers_stale_at_once(
+    rclone_controller: DriveController, local: Path
+) -> None:
+    ctrl = rclone_controller
+    ctrl.mount()
+    drive = FolderDrive(ctrl.root)
+    assert drive.refresh() == "mounted"
+    pid = ctrl.backend._children[ctrl.mountpoint].pid  # type: ignore[attr-defined]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        answers: list[str] = []
+        worker = threading.Thread(target=lambda: answers.append(drive.refresh()), daemon=True)
+        worker.start()
+        worker.join(REFRESH_TIMEOUT + 5)  # a deadline, not a timing: the answer is bounded
+        assert answers == ["stale"]
+        with pytest.raises(StaleMount):
+            keep_synced(drive, local, "project/run", **FAST)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
