@@ -90,7 +90,8 @@ class Planner:
         self._submit = submit
         self._lock = threading.Lock()
         self._linked = drivefs.Visited()
-        """Folders entered through a link (device, inode): each at most once."""
+        """Folders entered through a link, or below one (device, inode): each at most once, so
+        nested links cannot make a copy grow with the square of a tree's depth."""
         self._top: Key = (0, 0)
 
     def start(self) -> None:
@@ -106,11 +107,12 @@ class Planner:
             return
         st = os.fstat(ends.src)
         self._top = (st.st_dev, st.st_ino)
-        self._submit(lambda: self._list("", ends.dest_exists, frozenset({self._top})))
+        self._submit(lambda: self._list("", ends.dest_exists, frozenset({self._top}), linked=False))
 
     # -- listing -----------------------------------------------------------------------
 
-    def _list(self, rel: str, dest_exists: bool, chain: frozenset[Key]) -> None:
+    def _list(self, rel: str, dest_exists: bool, chain: frozenset[Key], *, linked: bool) -> None:
+        """Plan the folder ``rel``; ``linked``: it was reached through a followed link."""
         if self.t.stopping:
             return
         names = split(rel)
@@ -131,11 +133,12 @@ class Planner:
                 if listed is None:
                     return
                 existing = listed
-            for name, lst in entries:
+            # Folders first, links after: a folder also reached through a link keeps its own name.
+            for name, lst in sorted(entries, key=lambda entry: stat.S_ISLNK(entry[1].st_mode)):
                 if TEMP_RE.match(name):
                     continue
                 child = os.path.join(rel, name) if rel else name
-                self._entry(folder, name, lst, child, existing.get(name), chain)
+                self._entry(folder, name, lst, child, existing.get(name), chain, linked=linked)
 
     def _dest_entries(self, rel: str, names: tuple[str, ...]) -> dict[str, os.stat_result] | None:
         """The destination folder's names (``None`` after reporting it cannot be listed)."""
@@ -163,6 +166,8 @@ class Planner:
         child: str,
         existing: os.stat_result | None,
         chain: frozenset[Key],
+        *,
+        linked: bool,
     ) -> None:
         try:
             st, via_link = lst, False
@@ -187,8 +192,12 @@ class Planner:
                     return
                 st, via_link = followed, True
             if stat.S_ISDIR(st.st_mode):
-                if not via_link or self._entered(child, st, chain):
-                    self._folder(child, st, existing, chain)
+                if via_link:
+                    enter = self._entered(child, st, chain)
+                else:
+                    enter = not linked or self._once_below_links(child, st)
+                if enter:
+                    self._folder(child, st, existing, chain, linked=linked or via_link)
             elif stat.S_ISREG(st.st_mode):
                 self._decide(Item(child, "file", st.st_size, st.st_mtime_ns, st.st_mode), existing)
             else:
@@ -244,12 +253,23 @@ class Planner:
             return False
         return True
 
+    def _once_below_links(self, child: str, st: os.stat_result) -> bool:
+        """A folder below a followed link is entered once, however many links lead over it."""
+        if self._linked.first(st):
+            return True
+        self.t.note_error(
+            f"{printable(child)}: a folder already copied through another symbolic link; not copied twice."
+        )
+        return False
+
     def _folder(
         self,
         child: str,
         st: os.stat_result,
         existing: os.stat_result | None,
         chain: frozenset[Key],
+        *,
+        linked: bool,
     ) -> None:
         dest_has = False
         if existing is not None:
@@ -270,7 +290,7 @@ class Planner:
             with self._lock:
                 self.plan.new_dirs.append((child, st.st_mode))
         key = (st.st_dev, st.st_ino)
-        self._submit(lambda: self._list(child, dest_has, chain | {key}))
+        self._submit(lambda: self._list(child, dest_has, chain | {key}, linked=linked))
 
     # -- decisions ---------------------------------------------------------------------
 

@@ -283,3 +283,21 @@ def test_names_that_are_not_utf8_or_hold_control_characters(shared: Shared, tmp_
     assert all("\n" not in e and "\x1b" not in e for e in result.errors)
     json.dumps(result.to_json())
     result.summary().encode("utf-8")
+
+
+def test_nested_links_copy_each_folder_a_bounded_number_of_times(shared: Shared, tmp_path: Path) -> None:
+    """Attack (with symlinks='follow'): a chain of 40 nested folders and, beside it, a link
+    to every level. Each link once copied the whole rest of the chain again: 861 files for
+    40, growing with the square of the depth. Now a folder is copied at its own place and at
+    most once through links."""
+    data = shared.source / "project" / "data"
+    level, depth = data / "chain", 40
+    for index in range(depth):
+        level = level / f"d{index}"
+        level.mkdir(parents=True)
+        (level / "f").write_text("x")
+        (data / f"l{index}").symlink_to(os.path.relpath(level, data))
+    result = stage(shared.ctrl, "project/data", tmp_path / "local", symlinks="follow")
+    assert depth + 1 <= result.copied <= 2 * depth + 1, result.copied
+    assert (tmp_path / "local" / "chain" / "d0" / "d1" / "f").read_text() == "x"  # the real tree is whole
+    assert all("not copied twice" in error for error in result.errors)
