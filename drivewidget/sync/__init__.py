@@ -21,7 +21,7 @@ from __future__ import annotations
 from .drive import ControllerDrive, FolderDrive, SyncDrive
 from .job import SyncJob
 from .options import SyncOptions
-from .registry import keep_synced, stop_all, sync_jobs
+from .registry import adopt_jobs, keep_synced, stop_all, sync_jobs
 
 __all__ = [
     "ControllerDrive",
@@ -29,6 +29,7 @@ __all__ = [
     "SyncDrive",
     "SyncJob",
     "SyncOptions",
+    "adopt_jobs",
     "keep_synced",
     "stop_all",
     "sync_jobs",

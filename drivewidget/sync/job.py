@@ -96,7 +96,8 @@ class SyncJob(HasTraits):
         self._current: Transfer | None = None
         self._watcher: Watcher | None = None
         self._thread: threading.Thread | None = None
-        self._remove_hold: Callable[[], None] | None = None
+        self._holds: list[tuple[object, Callable[[], None]]] = []
+        """(controller, the function that takes this job's unmount hold away from it)."""
 
     # -- public ------------------------------------------------------------------------
 
@@ -177,17 +178,22 @@ class SyncJob(HasTraits):
             self._finish()
         return result
 
-    def rebind(self, drive: SyncDrive, remove_hold: Callable[[], None] | None) -> None:
-        """Sync through ``drive`` from the next pass on (a new controller of the same mount),
-        holding its unmount instead of the old one's."""
-        if self._remove_hold is not None:
-            self._remove_hold()
+    def share(self, drive: SyncDrive, owner: object, remove_hold: Callable[[], None]) -> None:
+        """Also hold the unmount of ``owner`` (a new controller of the same drive: a panel's
+        cell run again), and sync through ``drive`` (its adapter) from the next pass on. The
+        earlier controllers keep their hold: any of them unmounting makes the final pass."""
+        self.attach_hold(owner, remove_hold)
         self.drive = drive
-        self._remove_hold = remove_hold
 
-    def attach_hold(self, remove: Callable[[], None]) -> None:
-        """The function that takes this job's unmount hold away again (called when it stops)."""
-        self._remove_hold = remove
+    def attach_hold(self, owner: object, remove: Callable[[], None]) -> None:
+        """``owner``'s unmount waits for this job; ``remove`` takes that away (when it stops)."""
+        with self._lock:
+            self._holds.append((owner, remove))
+
+    def held_by(self, owner: object) -> bool:
+        """Whether ``owner`` (a controller) makes this job's final pass when it unmounts."""
+        with self._lock:
+            return any(held is owner for held, _ in self._holds)
 
     def describe(self) -> str:
         """What the job is, in words (the unmount hold's description)."""
@@ -497,9 +503,10 @@ class SyncJob(HasTraits):
             current.cancel()
 
     def _finish(self) -> None:
-        if self._remove_hold is not None:
-            self._remove_hold()
-            self._remove_hold = None
+        with self._lock:
+            holds, self._holds = self._holds, []
+        for _, remove in holds:
+            remove()
         self.state = "stopped"
         if self._on_stopped is not None:
             self._on_stopped(self)

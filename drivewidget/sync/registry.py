@@ -24,7 +24,7 @@ from .job import SyncJob
 from .options import SyncOptions
 from .paths import drive_target, local_folder
 
-__all__ = ["EXIT_TIMEOUT", "keep_synced", "stop_all", "sync_jobs"]
+__all__ = ["EXIT_TIMEOUT", "adopt_jobs", "keep_synced", "stop_all", "sync_jobs"]
 
 EXIT_TIMEOUT = 30.0
 """Seconds the final passes at kernel exit may take, all jobs together: long enough for a
@@ -76,7 +76,8 @@ def keep_synced(
     if existing is not None and existing.running:
         if existing.every != opts.every:
             existing.every = opts.every
-        sync_jobs(drive)  # a new controller of the same drive adopts it
+        if isinstance(sync_drive, ControllerDrive):  # asked again through another controller
+            _share_if_same_drive(existing, sync_drive)
         return existing
     with _lock:
         for (_, other_dest), job in _jobs.items():
@@ -93,16 +94,17 @@ def keep_synced(
             ) from exc
         job = SyncJob(sync_drive, source, base, rel, opts, on_stopped=_forget)
         if isinstance(sync_drive, ControllerDrive):
-            job.attach_hold(sync_drive.controller.holds.add(job))
+            job.attach_hold(sync_drive.controller, sync_drive.controller.holds.add(job))
         _jobs[(source, dest)] = job
         _register_atexit()
     return job.start()
 
 
 def sync_jobs(drive: object = None) -> list[SyncJob]:
-    """The running jobs, oldest first; with ``drive`` (a controller, SyncDrive or folder)
-    those writing into it. A controller adopts the jobs of an earlier controller of the
-    same mountpoint (a panel's cell run again): their unmount hold moves to it."""
+    """The running jobs, oldest first (a look: it changes nothing). With ``drive``: for a
+    controller, the jobs whose final pass its unmount makes (started through it, or shared
+    with it by :func:`adopt_jobs` or :func:`keep_synced`); for a SyncDrive, those syncing
+    through it; for a folder path, those writing into the drive mounted there."""
     with _lock:
         jobs = list(_jobs.values())
     if drive is None:
@@ -110,26 +112,41 @@ def sync_jobs(drive: object = None) -> list[SyncJob]:
     if isinstance(drive, (str, os.PathLike)):
         drive = os.path.abspath(os.fspath(drive))
         return [job for job in jobs if job.drive.mountpoint == drive]
-    mine = []
-    for job in jobs:
-        if _drive_of(job) is drive or job.drive is drive:
-            mine.append(job)
-        elif _same_mount(job, drive):
-            _adopt(job, drive)
-            mine.append(job)
-    return mine
+    return [job for job in jobs if job.drive is drive or _drive_of(job) is drive or job.held_by(drive)]
 
 
-def _same_mount(job: SyncJob, drive: object) -> bool:
-    mountpoint = getattr(drive, "mountpoint", None)
-    return isinstance(mountpoint, str) and job.drive.mountpoint == mountpoint and hasattr(drive, "holds")
+def adopt_jobs(controller: object) -> list[SyncJob]:
+    """Share with ``controller`` the running jobs of an earlier controller of the same drive
+    (same mountpoint, root and backend: a panel's cell run again builds a new controller),
+    then return its jobs (:func:`sync_jobs`).
+
+    Sharing is explicit and adds, never moves: the job then also holds ``controller``'s
+    unmount (which makes its final pass) and syncs through it from its next pass, while the
+    earlier controllers keep their hold, so whichever unmounts the drive makes the final
+    pass. Jobs on another backend at the same mountpoint are left alone."""
+    drive = as_sync_drive(controller)
+    if isinstance(drive, ControllerDrive):
+        for job in sync_jobs():
+            _share_if_same_drive(job, drive)
+    return sync_jobs(controller)
 
 
-def _adopt(job: SyncJob, controller: object) -> None:
-    """Move ``job`` to ``controller`` (same mountpoint): its drive, and its unmount hold."""
-    new = as_sync_drive(controller)
-    if isinstance(new, ControllerDrive):
-        job.rebind(new, new.controller.holds.add(job))
+def _share_if_same_drive(job: SyncJob, new: ControllerDrive) -> None:
+    if job.held_by(new.controller) or not isinstance(job.drive, ControllerDrive):
+        return
+    old, ctrl = job.drive.controller, new.controller
+    if (
+        old.mountpoint == ctrl.mountpoint
+        and old.root == ctrl.root
+        and type(old.backend) is type(ctrl.backend)
+        and _describe(old.backend) == _describe(ctrl.backend)
+    ):
+        job.share(new, ctrl, ctrl.holds.add(job))
+
+
+def _describe(backend: object) -> str:
+    describe = getattr(backend, "describe", None)
+    return str(describe()) if callable(describe) else repr(backend)
 
 
 def stop_all(flush: bool = True, timeout: float | None = None) -> list[str]:

@@ -20,7 +20,7 @@ import ipywidgets as widgets
 
 from ..controller import DriveController
 from ..errors import DriveError, from_os_error
-from ..sync import SyncJob, keep_synced, sync_jobs
+from ..sync import SyncJob, adopt_jobs, keep_synced
 from ..text import format_duration, printable
 from .actions import Report, explain
 from .tree import close_tree
@@ -86,7 +86,7 @@ class SyncView(widgets.VBox):  # type: ignore[misc]
             ],
             **kwargs,
         )
-        running = sync_jobs(controller)
+        running = adopt_jobs(controller)  # the cell ran again: show (and hold) the running job
         if running:
             self._attach(running[-1])
         self._render()

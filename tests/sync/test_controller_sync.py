@@ -14,6 +14,7 @@ import pytest
 from drivewidget.controller import DriveController
 from drivewidget.errors import NotMounted, StaleMount
 from drivewidget.sync import FolderDrive, keep_synced, sync_jobs
+from drivewidget.testing import FakeBackend
 from drivewidget.timeouts import HOLD_TIMEOUT, REFRESH_TIMEOUT
 from drivewidget.transfer.pool import STUCK_GRACE
 
@@ -44,6 +45,36 @@ def test_unmount_makes_a_final_pass_and_says_so(controller: DriveController, loc
     )
     assert job not in list(controller.holds)
     assert not sync_jobs(controller)
+
+
+def test_reading_sync_jobs_of_another_controller_changes_nothing(
+    controller: DriveController, fake_backend: FakeBackend, local: Path
+) -> None:
+    controller.mount()
+    job = controller.keep_synced(local, "project/run", **{**FAST, "every": 3600})
+    other = DriveController(fake_backend)  # the same drive, another controller
+    assert other.sync_jobs == [] and sync_jobs(other) == []
+    assert job in list(controller.holds) and job not in list(other.holds)
+    assert wait_for(lambda: job.last_synced is not None)
+    (local / "ckpt.pt").write_bytes(b"written just before unmount")
+    controller.unmount()  # the job's own controller still makes its final pass
+    assert job.state == "stopped"
+    assert "final pass copied 1 file(s)" in controller.message
+
+
+def test_keep_synced_again_from_another_controller_shares_the_job(
+    controller: DriveController, fake_backend: FakeBackend, local: Path
+) -> None:
+    controller.mount()
+    job = controller.keep_synced(local, "project/run", **{**FAST, "every": 3600})
+    other = DriveController(fake_backend)
+    assert other.keep_synced(local, "project/run", every=3600) is job  # never a second job
+    assert other.sync_jobs == [job] == controller.sync_jobs
+    assert job in list(other.holds) and job in list(controller.holds)
+    assert wait_for(lambda: job.last_synced is not None)
+    other.unmount()
+    assert job.state == "stopped"
+    assert job not in list(controller.holds)
 
 
 def test_real_rclone_mount_stop_flush_is_byte_identical(

@@ -66,10 +66,28 @@ def test_running_the_cell_again_shows_the_running_job(
     second = SyncView(again, Messages())
     assert second.job is job and second.toggle.value
     assert second.local_box.value == str(local)
-    assert job in list(again.holds) and job not in list(mounted.holds)  # the new controller holds it
+    # the new controller's unmount makes its final pass, and so does the first one's still
+    assert job in list(again.holds) and job in list(mounted.holds)
+    assert again.sync_jobs == [job] == mounted.sync_jobs
     second.toggle.value = False  # and a second start would have returned the same job
     assert wait_for(lambda: job.state == "stopped")
     assert not sync_jobs()
+    assert job not in list(again.holds) and job not in list(mounted.holds)
+
+
+def test_a_section_of_another_backend_on_the_same_mountpoint_does_not_take_the_job(
+    mounted: DriveController, local: Path, tmp_path: Path
+) -> None:
+    first = SyncView(mounted, Messages())
+    start(first, local)
+    job = first.job
+    assert job is not None
+    other = DriveController(FakeBackend(str(tmp_path / "elsewhere")), mountpoint=mounted.mountpoint)
+    second = SyncView(other, Messages())
+    assert second.job is None and not other.sync_jobs
+    assert job not in list(other.holds)
+    first.close()
+    second.close()
 
 
 def test_errors_are_messages_not_tracebacks(controller: DriveController, local: Path) -> None:
