@@ -111,6 +111,12 @@ class SyncJob(HasTraits):
         self.options = self.options.replace(every=seconds)
         self._wake.set()
 
+    def configure(self, options: SyncOptions) -> None:
+        """Use ``options`` from the next pass on (a pass in progress keeps its own)."""
+        if options != self.options:
+            self.options = options
+            self._wake.set()
+
     @property
     def mirror_deletes(self) -> bool:
         return self.options.mirror_deletes

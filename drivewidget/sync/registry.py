@@ -51,8 +51,10 @@ def keep_synced(
     ``local`` is created if missing. Options: see :class:`~drivewidget.sync.options.SyncOptions`
     (``settle``, ``mirror_deletes``, ``confirm_uploads``...).
 
-    If a job already keeps the same two folders in sync, that job is returned (with
-    ``every`` updated) instead of starting a second one. Raises :class:`NotMounted` /
+    If a job already keeps the same two folders in sync, that job is returned instead of
+    starting a second one, with ``every`` and the options given here applied from its next
+    pass (a cell run again with a changed option means the change; options not given keep
+    their values). Raises :class:`NotMounted` /
     :class:`StaleMount` when the drive cannot be used now, :class:`InvalidPath` for bad
     folders, :class:`TransferBusy` when another job writes into the same drive folder.
     """
@@ -74,8 +76,8 @@ def keep_synced(
     with _lock:
         existing = _jobs.get((source, dest))
     if existing is not None and existing.running:
-        if existing.every != opts.every:
-            existing.every = opts.every
+        given = {k: v for k, v in options.items() if v is not None}
+        existing.configure(existing.options.replace(every=opts.every, **given))
         if isinstance(sync_drive, ControllerDrive):  # asked again through another controller
             _share_if_same_drive(existing, sync_drive)
         return existing

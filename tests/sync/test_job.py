@@ -51,6 +51,20 @@ def test_running_again_returns_the_running_job(local: Path, drive: FolderDrive) 
         keep_synced(drive, local.parent / "other", "run/sub", **FAST)
 
 
+def test_running_again_with_other_options_applies_them_to_the_running_job(
+    local: Path, drive: FolderDrive
+) -> None:
+    job = keep_synced(drive, local, "run", **FAST)
+    assert not job.mirror_deletes
+    again = keep_synced(drive, local, "run", every=0.3, mirror_deletes=True, workers=2)
+    assert again is job
+    assert job.mirror_deletes and job.options.workers == 2 and job.every == 0.3
+    assert job.options.settle == FAST["settle"]  # what is not given keeps its value
+    with pytest.raises(ValueError, match="settle"):
+        keep_synced(drive, local, "run", every=0.3, settle=-1)
+    assert job.options.settle == FAST["settle"]  # a bad option changes nothing
+
+
 def test_only_changed_files_are_copied(local: Path, drive: FolderDrive) -> None:
     for i in range(50):
         (local / f"f{i}").write_bytes(b"x" * i)
