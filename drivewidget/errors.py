@@ -163,6 +163,11 @@ def from_os_error(
     if code == errno.EEXIST:
         return InvalidPath(f"{os.path.basename(path) or path} already exists here. Choose another name.")
     if code == errno.ENOENT:
+        if doing == "create":  # the parent exists (else the caller makes it) or is a place like /proc
+            return InvalidPath(
+                f"Cannot create {path}: that place does not take new folders or files ({reason}).{tail}"
+                " Choose a folder you can write to."
+            )
         if folder:
             return InvalidPath(f"There is no folder {path} on the drive. Check the name or create it first.")
         return InvalidPath(f"There is nothing at {path}. Check the path.{tail}")

@@ -43,7 +43,7 @@ from collections.abc import Callable
 from functools import partial
 
 from .. import drivefs
-from ..errors import DISCONNECTED_ERRNOS, NO_SPACE_ERRNOS, NotEnoughSpace, TransferError
+from ..errors import DISCONNECTED_ERRNOS, NO_SPACE_ERRNOS, NotEnoughSpace, TransferError, from_os_error
 from ..text import format_bytes, printable
 from .ends import Ends, split
 from .files import CHUNK, Stopped, digest_at, fsync_dir, temp_name, umask, write_all
@@ -220,8 +220,10 @@ class CopyEngine:
         def make_top() -> None:
             try:
                 ends.make_dest()
-            except OSError as exc:
-                raise whole_error(exc, self.t.dest) from exc
+            except OSError as exc:  # before anything is copied: say what could not be made
+                raise from_os_error(
+                    exc, doing="create", path=printable(self.t.dest), fallback=TransferError
+                ) from exc
 
         self._in_pool(make_top)
         by_depth: dict[int, list[tuple[str, int]]] = collections.defaultdict(list)

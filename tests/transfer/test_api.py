@@ -314,3 +314,15 @@ def test_a_local_folder_used_in_place_stages_and_syncs_back(tmp_path: Path) -> N
         stage(ctrl, "data", tmp_path)
     with pytest.raises(InvalidPath, match="on the drive"):
         stage(ctrl, "data", source / "inside")
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+def test_a_destination_that_cannot_be_created_says_so(mounted: DriveController) -> None:
+    """Browser review: ``/proc/dw-test`` read "There is nothing at /proc/dw-test" and the
+    section said "Stopped", as if something had run. Nothing was copied: the place cannot
+    take a new folder, and the message says that, without "files copied so far"."""
+    with pytest.raises(InvalidPath) as info:
+        stage(mounted, "project/data", "/proc/dw-test")
+    message = str(info.value)
+    assert message.startswith("Cannot create /proc/dw-test: that place does not take new folders")
+    assert "so far" not in message and "Choose a folder you can write to" in message
