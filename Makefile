@@ -12,7 +12,7 @@ COLAB_PY := $(VENV_COLAB)/bin/python
 LOWEST_PY := $(VENV_LOWEST)/bin/python
 COLAB_TEST_TOOLS := pytest pytest-timeout hypothesis nbformat nbclient playwright
 COLAB_TESTS := tests/ui tests/test_controller.py tests/test_state_machine.py tests/test_cli.py \
-	tests/backends/test_colab.py tests/status tests/browser/test_notebook6.py
+	tests/backends/test_colab.py tests/status tests/sync tests/browser/test_notebook6.py
 
 .PHONY: demo test test-fast test-colab test-lowest test-py313 test-fresh-debian lint typecheck bench venv clean
 

@@ -2,7 +2,10 @@
 
 Commands::
 
-    status [--json] [--no-gpu] [--timeout S]   the status the panel shows, as text or JSON
+    status [--json] [--no-gpu] [--timeout S]      the status the panel shows, as text or JSON
+    stage SRC DEST [...]                          copy a drive folder to local disk (cli_stage.py)
+    sync-back SRC DEST [...]                      copy local results to the drive (cli_stage.py)
+    keep-synced LOCAL DEST [--every S] [...]      keep a local folder synced to the drive (cli_sync.py)
 
 ``status`` builds a :class:`~drivewidget.controller.DriveController` with the auto-detected
 backend (``DRIVEWIDGET_BACKEND`` etc. apply) and only looks: it never mounts or unmounts.

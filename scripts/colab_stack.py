@@ -31,12 +31,11 @@ import re
 import subprocess
 import sys
 import tempfile
+import tomllib
 import urllib.parse
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "colab"
