@@ -57,12 +57,15 @@ def _usage_bar(label: str, usage: object, what: str) -> str:
     free = getattr(usage, "free", None)
     if free is not None:
         tip += f"; {format_bytes(free)} free"
-    return bar(label, fraction, f"{_short(used)} / {format_bytes(total)}", tip)
+    return bar(label, fraction, used_of(used, total), tip)
 
 
-def _short(n: int) -> str:
-    """The used amount without its unit when the total's unit follows (``1.1 / 23.6 GiB``)."""
-    return format_bytes(n).split(" ")[0]
+def used_of(used: int, total: int) -> str:
+    """``1.1 / 23.6 GiB``: the used amount's unit is dropped only when it is the total's;
+    otherwise both keep theirs (``991.1 MiB / 23.5 GiB``, never ``991.1 / 23.5 GiB``)."""
+    shown, of = format_bytes(used), format_bytes(total)
+    number, _, unit = shown.partition(" ")
+    return f"{number} / {of}" if of.endswith(f" {unit}") else f"{shown} / {of}"
 
 
 class _HtmlView(widgets.HTML):  # type: ignore[misc]
@@ -115,7 +118,7 @@ class GpuView(_HtmlView):
             memory = bar(
                 f"{label} RAM",
                 gpu.memory_fraction,
-                f"{_short(gpu.memory_used)} / {format_bytes(gpu.memory_total)}",
+                used_of(gpu.memory_used, gpu.memory_total),
                 details,
             )
         else:

@@ -43,3 +43,17 @@ def test_gpu_bars_and_no_gpu(controller: DriveController) -> None:
     colab = dataclasses.replace(none, runtime=dataclasses.replace(none.runtime, colab=True))
     view.update(colab)
     assert "how to get one" in view.text and GPU_HELP_URL in view.value
+
+
+def test_a_used_amount_in_another_unit_than_the_total_keeps_its_unit(controller: DriveController) -> None:
+    """991 MiB of 23.5 GiB is not '991.1 / 23.5 GiB' (that reads as 991 GiB)."""
+    sample = StatusSampler(controller).sample()
+    ram = Usage(used=991 << 20, total=int(23.5 * (1 << 30)), free=22 << 30)
+    view = StatusView()
+    view.update(dataclasses.replace(sample, ram=ram))
+    assert "991.0 MiB / 23.5 GiB" in view.text
+    fake = FakeNVML([FakeGPU("NVIDIA T4", utilization=3, memory_used=500 << 20, memory_total=15 << 30)])
+    gpus = StatusSampler(controller, gpu_source=NVML(fake)).sample()
+    gpu = GpuView()
+    gpu.update(gpus)
+    assert "500.0 MiB / 15.0 GiB" in gpu.text
