@@ -53,6 +53,7 @@ from .timeouts import COMMAND_WAIT, FS_TIMEOUT, HOLD_TIMEOUT, REFRESH_TIMEOUT
 # Imported here, not inside the commands: once the working directory or sys.path points into
 # the drive, a first import searches the drive, and blocks for as long as the drive hangs.
 from .transfer import api as _transfers
+from .userpaths import names_the_drive
 
 STATES = ("unmounted", "mounting", "mounted", "unmounting", "stale", "error")
 
@@ -479,7 +480,7 @@ class DriveController(HasTraits):
         return moved
 
     def _on_drive(self, path: str) -> bool:
-        return is_within(path, self.mountpoint) or bool(self.root and is_within(path, self.root))
+        return names_the_drive(path, self.mountpoint, self.root)
 
     def _leave_to(self) -> str:
         """A folder off the drive to move to: where the kernel started, else home, else /."""

@@ -22,7 +22,7 @@ LAYERS: dict[str, int] = {
     # 0: leaves every layer may use
     "errors": 0, "text": 0, "timeouts": 0, "_env": 0, "settings": 0, "drivefs": 0,
     # 1: reading the machine and the drive, no policy
-    "status": 1, "folders": 1, "holds": 1,
+    "status": 1, "folders": 1, "holds": 1, "userpaths": 1,
     # 2: mechanism and features, each ignorant of the controller
     "backends": 2, "connect": 2, "transfer": 2, "sync": 2,
     # 3: the state machine and what builds on it

@@ -45,6 +45,7 @@ from ..status.mounttable import find_mount, is_within
 from ..status.probe import bounded
 from ..text import printable
 from ..timeouts import FS_TIMEOUT
+from ..userpaths import given_path, names_the_drive
 from .drive import Drive
 from .engine import copy_engine
 from .handle import DoneCallback, ProgressCallback, Transfer
@@ -107,7 +108,7 @@ def start_stage(
     _hold_unmount(controller)
     source = _drive_path(controller, root, src, "the folder or file on the drive to stage")
     target = _local_path(controller, dest, "the local folder to stage into")
-    into_folder = _clean(dest, "the local folder to stage into").endswith(os.sep)
+    into_folder = given_path(dest, "the local folder to stage into").endswith(os.sep)
 
     engine = copy_engine(src_area=root)
 
@@ -175,7 +176,7 @@ def start_sync_back(
         )
     target = _drive_path(controller, root, dest, "the folder on the drive to sync back into")
     is_dir = stat.S_ISDIR(st.st_mode)
-    into_folder = _clean(dest, "the folder on the drive to sync back into").endswith(os.sep)
+    into_folder = given_path(dest, "the folder on the drive to sync back into").endswith(os.sep)
     backend, mountpoint = controller.backend, controller.mountpoint
     engine = copy_engine(dest_area=root)
 
@@ -244,23 +245,8 @@ def _mounted_readonly(controller: Drive) -> bool:
     return entry is not None and entry.readonly
 
 
-def _clean(path: str | os.PathLike[str], what: str) -> str:
-    raw = os.fspath(path) if not isinstance(path, bytes) else os.fsdecode(path)
-    if not raw.strip():
-        raise InvalidPath(f"No path given for {what}.")
-    if "\0" in raw:
-        raise InvalidPath(f"The path given for {what} contains a NUL character, which no file name can hold.")
-    return os.path.expanduser(raw)
-
-
-def _on_drive(controller: Drive, path: str) -> bool:
-    return is_within(path, controller.mountpoint) or bool(
-        controller.root and is_within(path, controller.root)
-    )
-
-
 def _drive_path(controller: Drive, root: str, path: str | os.PathLike[str], what: str) -> str:
-    raw = _clean(path, what)
+    raw = given_path(path, what)
     target = os.path.normpath(raw if os.path.isabs(raw) else os.path.join(root, raw))
     if not is_within(target, root):
         raise InvalidPath(
@@ -270,14 +256,14 @@ def _drive_path(controller: Drive, root: str, path: str | os.PathLike[str], what
 
 
 def _local_path(controller: Drive, path: str | os.PathLike[str], what: str) -> str:
-    raw = _clean(path, what)
+    raw = given_path(path, what)
     if not os.path.isabs(raw) and not current_dir():
         raise InvalidPath(
             f"The working directory was deleted, so the relative path {printable(raw)} means nothing: "
             f"give {what} as an absolute path, or choose a folder first."
         )
     target = os.path.abspath(raw)
-    if _on_drive(controller, target):
+    if names_the_drive(target, controller.mountpoint, controller.root):
         raise InvalidPath(
             f"{printable(target)} is on the drive; give {what} on this machine's disk, outside "
             f"{printable(controller.mountpoint)} (for example under {printable(os.path.expanduser('~'))})."
