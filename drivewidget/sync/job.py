@@ -88,6 +88,8 @@ class SyncJob(HasTraits):
         self._dirty: set[str] = set()
         self._dirty_folders: set[str] = set()
         self._retry: set[str] = set()
+        self._in_flight: set[str] = set()
+        """Files the pass in progress is to copy and has not yet committed on the drive."""
         self._full_next = True
         self._check_drive_next = True
         self._next_rescan = 0.0
@@ -301,11 +303,33 @@ class SyncJob(HasTraits):
         self._update_pending()
         self._wake.set()
 
-    def _update_pending(self) -> None:
-        """``pending`` from the sets (set outside the lock: observers may call back in)."""
+    def _planned(self, files: set[str]) -> None:
+        """The pass knows what it copies (a full pass: only now): those are pending."""
         with self._lock:
-            count = len((self._dirty - self._dirty_folders) | self._retry)
-        self.pending = count
+            self._in_flight = set(files)
+        self._update_pending()
+
+    def _settled(self, rel: str) -> None:
+        """One file of the pass is on the drive (or needs nothing more)."""
+        with self._lock:
+            self._in_flight.discard(rel)
+        self._update_pending()
+
+    def _count_pending(self) -> int:
+        with self._lock:
+            return len((self._dirty - self._dirty_folders) | self._retry | self._in_flight)
+
+    def _update_pending(self) -> None:
+        """``pending`` from the sets: files changed locally and not yet on the drive.
+
+        Set outside the lock (observers may call back in), from several threads (the pass's
+        workers, the watcher's, the job's): each setter looks again after setting, so a count
+        computed earlier but set later never stays."""
+        for _ in range(100):
+            count = self._count_pending()
+            self.pending = count
+            if self._count_pending() == count:
+                return
 
     def _start_watcher(self) -> None:
         watcher = Watcher(self.local, self._on_change)
@@ -372,6 +396,7 @@ class SyncJob(HasTraits):
             check = check_drive if check_drive is not None else (self._check_drive_next or rescan)
             paths, folders = self._dirty | self._retry, self._dirty_folders
             self._dirty, self._retry, self._dirty_folders = set(), set(), set()
+            self._in_flight = paths - folders  # still pending: the pass has them now
             self._full_next = self._check_drive_next = False
         request = PassRequest(full=full, check_drive=check, paths=paths)
         self.state = "syncing"
@@ -386,6 +411,8 @@ class SyncJob(HasTraits):
                 ledger=self.ledger,
                 options=self.options,
                 request=request,
+                on_planned=self._planned,
+                on_settled=self._settled,
             )
             transfer = Transfer(
                 self.local,
@@ -453,6 +480,8 @@ class SyncJob(HasTraits):
             self._dirty_folders |= folders
             self._full_next = self._full_next or full
             self._check_drive_next = True  # a failed pass may have left a temporary file there
+            self._retry |= self._in_flight  # planned and not copied: still pending
+            self._in_flight = set()
         self._update_pending()
         self.error = str(exc)
         self.message = ""
@@ -464,9 +493,10 @@ class SyncJob(HasTraits):
         left = outcome.waiting | outcome.failed
         with self._lock:
             if result.cancelled:  # cut short: look again everywhere, and clean up on the drive
-                left |= set(engine.request.paths)
+                left |= set(engine.request.paths) | self._in_flight
                 self._full_next = self._check_drive_next = True
             self._retry |= left
+            self._in_flight = set()
             if engine.request.full and not result.cancelled:
                 scan = outcome.scan_seconds or 0.0
                 self._next_rescan = now + max(self.options.rescan_every, SCAN_COST_FACTOR * scan)

@@ -114,10 +114,18 @@ class SyncPass:
         options: SyncOptions,
         request: PassRequest,
         newer_check: bool = True,
+        on_planned: Callable[[set[str]], None] | None = None,
+        on_settled: Callable[[str], None] | None = None,
     ) -> None:
         self.local, self.base, self.rel = local, base, rel
         self.drive, self.ledger, self.o, self.request = drive, ledger, options, request
         self.newer_check = newer_check
+        self.on_planned = on_planned
+        """Called once with the files this pass will copy (once the drive was checked)."""
+        self.on_settled = on_settled
+        """Called with each of them once it needs nothing more: copied (committed on the
+        drive), deleted or replaced locally meanwhile, or kept on the drive. Files still
+        being written or failed are not: the job retries them."""
         self.outcome = PassOutcome()
         self.tree: DestTree | None = None
         self.utime_failed: list[str] = []
@@ -149,6 +157,8 @@ class SyncPass:
             tree = self.tree = self._in_pool(lambda: DestTree.open(self.base, self.rel, create=True))
             if self.request.check_drive:
                 kept = self._check_drive(tree, files, candidates)
+        if self.on_planned is not None:
+            self.on_planned(set(candidates))
         for rel, s in files.items():
             if rel not in candidates and rel not in kept:
                 t.note_planned(s.size, copy=False)
@@ -307,6 +317,7 @@ class SyncPass:
                 st = local_tree.lstat(self.local, rel)
                 if st is None or not stat.S_ISREG(st.st_mode):  # deleted (or replaced) meanwhile
                     del todo[rel]
+                    self._settled(rel)
                     t.note_total(-1, -planned.pop(rel).size)
                     if st is not None:
                         self.outcome.skipped.append(rel)
@@ -364,6 +375,7 @@ class SyncPass:
             fd = os.open(path, _LOCAL_FLAGS)
         except FileNotFoundError:
             t.note_total(-1, -planned_size)
+            self._settled(rel)
             return True
         except OSError as exc:
             self._file_failed(rel, exc, planned_size, local=True)
@@ -373,6 +385,7 @@ class SyncPass:
             s0 = stamp_of(st0)
             if not stat.S_ISREG(st0.st_mode):
                 t.note_total(-1, -planned_size)
+                self._settled(rel)
                 return True
             if s0 != planned or not s0.quiet(self.o.settle):
                 return False
@@ -392,6 +405,7 @@ class SyncPass:
             if dst is not None and stat.S_ISREG(dst.st_mode) and self._drive_is_newer(dst, s0):
                 t.note_kept_newer(rel, planned=s0.size)
                 self.ledger.record(rel, s0)
+                self._settled(rel)
                 return True
             tmp = tree.create_temp(folder)
             try:
@@ -414,6 +428,7 @@ class SyncPass:
                 raise
             self.ledger.record(rel, s0, tmp.committed)
             t.note_copied(written)
+            self._settled(rel)
             return True
         except _Changed:
             t.note_bytes(-written)
@@ -422,6 +437,7 @@ class SyncPass:
             t.note_bytes(-written)
             t.note_kept_newer(rel, planned=s0.size)
             self.ledger.record(rel, s0)
+            self._settled(rel)
             return True
         except _Stop:
             t.note_bytes(-written)
@@ -445,6 +461,10 @@ class SyncPass:
             return True
         finally:
             os.close(fd)
+
+    def _settled(self, rel: str) -> None:
+        if self.on_settled is not None:
+            self.on_settled(rel)
 
     def _keep_on_drive(self, rel: str, s: Stamp, dst: os.stat_result) -> bool:
         """At the rename: keep the drive's file when it is not what the job wrote there

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from drivewidget.errors import InvalidPath, TransferBusy
-from drivewidget.sync import FolderDrive, keep_synced, sync_jobs
+from drivewidget.sync import FolderDrive, SyncJob, keep_synced, sync_jobs
 from drivewidget.sync.drive_side import is_temp_name
 
-from .conftest import tree, wait_for
+from .conftest import tree, wait_for, write_old
 
 FAST = {"every": 0.2, "settle": 0.1, "settle_wait": 1.0, "confirm_uploads": False}
 
@@ -367,3 +367,47 @@ def test_a_file_the_job_wrote_then_edited_on_the_drive_is_kept_when_newer_than_t
     result = job.sync_now()
     assert result.kept_newer == ("notes.txt",)
     assert (dest / "notes.txt").read_text().startswith("a collaborator's edit")
+
+
+@pytest.mark.parametrize("watching", [True, False])
+def test_pending_counts_files_not_yet_on_the_drive_in_full_passes_too(
+    local: Path, drive: FolderDrive, monkeypatch: pytest.MonkeyPatch, watching: bool
+) -> None:
+    if not watching:  # no inotify: every pass is a full scan
+        monkeypatch.setattr("drivewidget.sync.watcher.Watcher.start", lambda self: False)
+    n = 12
+    for i in range(n):
+        write_old(local / f"f{i:02d}", os.urandom(2000))
+    dest = Path(drive.root) / "run"
+    seen: list[tuple[int, int]] = []  # (pending, files still missing on the drive) at each change
+
+    def missing() -> int:
+        on_drive = set(visible(dest)) if dest.exists() else set()
+        return len(set(tree(local)) - on_drive)
+
+    job = SyncJob(*job_args(drive, local), on_stopped=None)
+    job.observe(lambda change: seen.append((change["new"], missing())), names=["pending"])
+    job.start()
+    try:
+        assert wait_for(lambda: job.last_synced is not None and missing() == 0)
+        assert max(p for p, _ in seen) == n  # the first (full) pass counted its candidates
+        assert all(p >= m for p, m in seen)  # never fewer pending than files not on the drive
+        assert len({p for p, _ in seen}) > 2  # it went down as files were committed
+        assert job.pending == 0
+        seen.clear()
+        synced = job.last_synced
+        for i in range(3):
+            write_old(local / f"late{i}", b"late")
+        assert wait_for(lambda: job.last_synced != synced and missing() == 0 and job.pending == 0)
+        assert max(p for p, _ in seen) >= 1
+        if not watching:  # (a notification may report one new file before the next is written)
+            assert max(p for p, _ in seen) == 3 and all(p >= m for p, m in seen)
+    finally:
+        job.stop(flush=False)
+
+
+def job_args(drive: FolderDrive, local: Path) -> tuple[object, ...]:
+    from drivewidget.sync.options import SyncOptions
+
+    opts = SyncOptions(**{**FAST, "workers": 1, "rescan_every": 3600})
+    return (drive, str(local), drive.root, "run", opts)
