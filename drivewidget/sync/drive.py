@@ -10,8 +10,11 @@ disk, a mount made by someone else, tests).
 
 from __future__ import annotations
 
+import math
 import os
 import stat
+import threading
+import time
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
@@ -20,7 +23,14 @@ from ..status.mounttable import find_mount
 from ..status.probe import probe_dir
 from ..timeouts import REFRESH_TIMEOUT
 
-__all__ = ["ControllerDrive", "ControllerLike", "FolderDrive", "SyncDrive", "as_sync_drive"]
+__all__ = [
+    "ControllerDrive",
+    "ControllerLike",
+    "FolderDrive",
+    "SyncDrive",
+    "as_sync_drive",
+    "confirm_uploads_within",
+]
 
 Progress = Callable[[str], None]
 
@@ -153,6 +163,72 @@ class FolderDrive:
 
     def __repr__(self) -> str:
         return f"FolderDrive({self.folder!r})"
+
+
+class _Confirm:
+    """One ``drive.confirm_uploads`` running on its own thread (it may wait for a long
+    upload queue: the backend's own limit is an hour), so a pass can stop waiting for it."""
+
+    def __init__(self, drive: SyncDrive, progress: Progress) -> None:
+        self.progress = progress
+        self.reason = ""
+        self.done = threading.Event()
+        threading.Thread(
+            target=self._run, args=(drive,), name="drivewidget-keep-synced-confirm", daemon=True
+        ).start()
+
+    def _run(self, drive: SyncDrive) -> None:
+        try:
+            self.reason = drive.confirm_uploads(lambda line: self.progress(line))
+        except Exception as exc:  # noqa: BLE001 - a reason in words, never lost on a thread
+            self.reason = str(exc) or type(exc).__name__
+        finally:
+            self.done.set()
+
+    def wait(self, deadline: float, stop: threading.Event) -> bool:
+        while not self.done.wait(min(0.1, max(0.0, deadline - time.monotonic()))):
+            if stop.is_set() or time.monotonic() >= deadline:
+                return False
+        return True
+
+
+_confirms: dict[str, _Confirm] = {}
+_confirms_lock = threading.Lock()
+
+
+def confirm_uploads_within(
+    drive: SyncDrive, progress: Progress, timeout: float, stop: threading.Event
+) -> str:
+    """``drive.confirm_uploads``, waited for at most ``timeout`` seconds (``math.inf``: the
+    drive's own limit) or until ``stop`` is set: ``""`` when confirmed, else why not.
+
+    A confirmation waits until the drive's whole upload queue is empty, files of other
+    programs included, so it may take much longer than a pass should. Then the pass goes on
+    ("still uploading") and the confirmation keeps running; the next pass waits for that one
+    first (never a second one at once on the same drive), then asks again for its own files.
+    """
+    deadline = time.monotonic() + timeout if math.isfinite(timeout) else math.inf
+    with _confirms_lock:
+        previous = _confirms.get(drive.mountpoint)
+    if previous is not None and not previous.done.is_set():
+        previous.progress = progress
+        if not previous.wait(deadline, stop):
+            return _still_uploading(timeout, stop)
+    current = _Confirm(drive, progress)
+    with _confirms_lock:
+        _confirms[drive.mountpoint] = current
+    if not current.wait(deadline, stop):
+        return _still_uploading(timeout, stop)
+    return current.reason
+
+
+def _still_uploading(timeout: float, stop: threading.Event) -> str:
+    if stop.is_set():
+        return "the pass was stopped before the drive had uploaded everything; the next pass checks again."
+    return (
+        f"the drive is still uploading after {timeout:.0f} s (files written into it by other programs count "
+        "too); the files are in the drive's cache, and the next pass checks again."
+    )
 
 
 def as_sync_drive(drive: object) -> SyncDrive:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import threading
 import time
@@ -398,7 +399,10 @@ class SyncJob(HasTraits):
             self._dirty, self._retry, self._dirty_folders = set(), set(), set()
             self._in_flight = paths - folders  # still pending: the pass has them now
             self._full_next = self._check_drive_next = False
-        request = PassRequest(full=full, check_drive=check, paths=paths)
+        # a background pass waits a bounded time for the upload; a final pass or Sync now
+        # waits for it (within their own deadline)
+        within = math.inf if final or reraise else None
+        request = PassRequest(full=full, check_drive=check, paths=paths, confirm_within=within)
         self.state = "syncing"
         transfer: Transfer | None = None
         try:

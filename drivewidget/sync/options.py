@@ -34,7 +34,10 @@ class SyncOptions:
     never costs the drive's copy."""
     confirm_uploads: bool = True
     """After a pass that copied something, wait until the drive has uploaded it, so that
-    ``last_synced`` means "in the cloud", not just "in the mount's cache"."""
+    ``last_synced`` means "in the cloud", not just "in the mount's cache". A pass waits at
+    most ``max(every, CONFIRM_FLOOR)`` (the queue holds other programs' files too); a longer
+    upload is reported as still uploading and the next pass checks again. A final pass and
+    ``sync_now`` wait for it (within their own timeout)."""
     rescan_every: float = 600.0
     """Seconds between safety-net scans (every local file, and the drive folder's listing),
     which catch what change notifications missed and copies deleted on the drive. Stretched

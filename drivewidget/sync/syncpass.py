@@ -47,7 +47,7 @@ from ..transfer.files import CHUNK, NEWER_TOLERANCE_NS, same_mtime
 from ..transfer.handle import Transfer
 from ..transfer.pool import STUCK_GRACE, Pool
 from . import local_tree
-from .drive import SyncDrive
+from .drive import SyncDrive, confirm_uploads_within
 from .drive_side import DestTree, KeptOnDrive, split
 from .ledger import Ledger
 from .local_tree import LocalScan, Stamp, stamp_of
@@ -56,6 +56,11 @@ from .options import SyncOptions
 __all__ = ["PassOutcome", "PassRequest", "SyncPass"]
 
 T = TypeVar("T")
+
+CONFIRM_FLOOR = 30.0
+"""The least a pass waits for the drive to confirm its upload (else ``every``): a drive's
+upload queue holds other programs' files too, and a pass must not stay "syncing" for an hour
+behind them. A confirmation that takes longer goes on; the next pass checks again."""
 
 _LOCAL_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 """Local files: never through a link, never blocking on a FIFO that replaced a file."""
@@ -71,6 +76,9 @@ class PassRequest:
     """List the destination on the drive and reconcile the ledger with it."""
     paths: set[str] = field(default_factory=set)
     """Relative paths reported changed (files, folders, or gone)."""
+    confirm_within: float | None = None
+    """Seconds to wait for the drive to confirm the upload (``math.inf``: its own limit, for a
+    final pass or Sync now, which their deadline bounds); None: ``max(every, CONFIRM_FLOOR)``."""
 
 
 @dataclass
@@ -183,7 +191,10 @@ class SyncPass:
         if copied and self.o.confirm_uploads and not t.stopping:
             t.set_phase("flushing")
             t.note_message("waiting for the drive to upload the copied files...")
-            reason = self.drive.confirm_uploads(t.note_message)
+            within = self.request.confirm_within
+            if within is None:
+                within = max(self.o.every, CONFIRM_FLOOR)
+            reason = confirm_uploads_within(self.drive, t.note_message, within, t.stop_event)
             if reason:
                 t.note_upload_unconfirmed(reason)
 

@@ -160,3 +160,34 @@ def test_a_folder_drive_on_a_hung_mount_answers_stale_at_once(
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGCONT)
+
+
+def test_a_slow_upload_queue_never_holds_a_pass_much_longer_than_every(
+    controller: DriveController, fake_backend: FakeBackend, local: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from drivewidget.sync import syncpass
+
+    monkeypatch.setattr(syncpass, "CONFIRM_FLOOR", 0.5, raising=False)
+    uploading = threading.Event()  # other writers keep the backend's upload queue busy
+    flushes: list[float] = []
+
+    def busy_flush(mountpoint: str, progress: object = None) -> None:
+        flushes.append(time.monotonic())
+        uploading.wait(60)
+
+    monkeypatch.setattr(fake_backend, "flush", busy_flush)
+    controller.mount()
+    (local / "ckpt.pt").write_bytes(b"checkpoint")
+    try:
+        job = controller.keep_synced(local, "project/run", every=0.2, settle=0.1, settle_wait=1.0)
+        assert wait_for(lambda: job.last_result is not None, timeout=10), "the pass waited for the queue"
+        result = job.last_result
+        assert result is not None and result.copied == 1
+        assert "still uploading" in result.upload_unconfirmed
+        assert "not answer" not in result.upload_unconfirmed
+        (local / "more.pt").write_bytes(b"more")
+        assert wait_for(lambda: job.last_result is not None and job.last_result.copied == 1
+                        and job.last_result is not result, timeout=10)  # fmt: skip
+        assert len(flushes) == 1  # the next pass waits on the same flush, never piles up another
+    finally:
+        uploading.set()
