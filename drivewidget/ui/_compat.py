@@ -26,6 +26,21 @@ def titled_accordion(children: Sequence[Any], titles: Sequence[str]) -> widgets.
     return accordion
 
 
+def focus(widget: Any) -> bool:
+    """Move the keyboard focus to ``widget`` in the page (8's ``DOMWidget.focus``); True if asked.
+
+    7 (Colab) has no focus message: nothing happens there, and the panel's order of controls
+    still makes the next Tab land on the next action."""
+    move = getattr(widget, "focus", None)
+    if not callable(move) or getattr(widget, "comm", None) is None:
+        return False
+    try:
+        move()
+    except Exception:  # noqa: BLE001 - a closed comm: focus is a courtesy, never an error
+        return False
+    return True
+
+
 def uploaded_files(upload: widgets.FileUpload) -> list[tuple[str, bytes]]:
     """(name, content) of each file in a FileUpload, in either version's format."""
     value = upload.value

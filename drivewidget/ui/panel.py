@@ -34,6 +34,7 @@ from ..remember import remember_folder, remembered_folder
 from ..status.mounttable import is_within
 from ..status.sample import StatusSampler
 from ..text import display_name, safe_text
+from ._compat import focus
 from .actions import ActionRunner, explain
 from .chooser import DriveFolderChooser
 from .live import DEFAULT_INTERVAL, LiveUpdater
@@ -175,14 +176,16 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
 
         self.mount_button.on_click(lambda _: self._mount())
         self.unmount_button.on_click(lambda _: self._unmount())
-        self.change_button.on_click(lambda _: self.open_chooser())
+        self.change_button.on_click(lambda _: self._change_folder())
         self.more_button.observe(lambda change: self.more.show(change["new"]), names="value")
         ctrl.observe(self._on_controller, names=["state", "problem", "readonly", "root"])
         ctrl.observe(self._on_text, names=["message", "error"])
         ctrl.observe(self._render_cwd, names="cwd")
 
         self.state_line = _line(
-            [self.state_view, self.cwd_view, self.change_button, self.mount_button, self.unmount_button],
+            # Mount before Change folder: when Mount hides after mounting, the next Tab (from
+            # where it was) lands on Change folder, not Unmount, also where focus() is missing.
+            [self.state_view, self.cwd_view, self.mount_button, self.change_button, self.unmount_button],
             "state",
         )
         self.bars_line = _line([self.status, self.gpu, self.more_button], "bars")
@@ -216,6 +219,8 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
             chooser = DriveFolderChooser(None, on_message=self._chooser_says, remembered=self._remembered)
             chooser.on_choose(self._choose)
             chooser.observe(self._on_chooser_open, names="dialog_open")
+            for button in (chooser._select, chooser._cancel):  # runs after the chooser's own handler
+                button.on_click(lambda _b: self._focus_after_chooser())
             self._chooser = chooser
             self.chooser_box.children = (chooser,)
             keep_buttons_whole(chooser)
@@ -287,6 +292,7 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
             ctrl.mount(readonly=readonly, force=force)
             if self._options is not None:
                 self._options.force_box.value = False  # a one-off: left ticked, the next click remounts
+            focus(self.change_button)  # Mount is hidden now: the next action takes the focus
 
         # Only a backend that must ask from the main thread (Colab's sign-in) mounts inline.
         self._actions.run(mount, name="mount", inline=ctrl.backend.main_thread_only)
@@ -297,6 +303,7 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         def unmount() -> None:
             prelist.cancel(wait=2.0)  # no background listing holds the folder being unmounted
             ctrl.unmount()
+            focus(self.mount_button)  # Unmount is hidden now
 
         # An unmount that waits for uploads runs in the background so the kernel keeps answering.
         self._actions.run(unmount, name="unmount", inline=False)
@@ -305,6 +312,19 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         """Show the folder chooser in place of the state line (the Change folder button)."""
         chooser = self.chooser
         chooser.open_dialog()
+
+    def _change_folder(self) -> None:
+        """The Change folder button: the chooser replaces line one (and this button), so the
+        focus goes to its path box, the keyboard's way to a folder (in the list an arrow key
+        opens the folder it lands on: ipyfilechooser navigates on every selection)."""
+        self.open_chooser()
+        if self.chooser.dialog_open:
+            focus(self.chooser._path_box)
+
+    def _focus_after_chooser(self) -> None:
+        """Choose or Cancel closed the chooser (and hid the focused button): back to line one."""
+        if self._chooser is not None and not self._chooser.dialog_open:
+            focus(self.change_button)
 
     def _on_chooser_open(self, change: dict[str, Any]) -> None:
         opened = bool(change["new"])

@@ -184,13 +184,18 @@ def test_face_in_lab(
     page.keyboard.press("Enter")
     expect(panel.state).to_contain_text(f"Mounted at {mountpoint}", timeout=ACTION_TIMEOUT_MS)
     expect(panel.button("Change folder")).to_be_visible()
+    # The focus follows the next action (Mount hid itself): never the page, where the next
+    # Tab reached Unmount and a second Enter unmounted.
+    expect(panel.button("Change folder")).to_be_focused()
     results["height_mounted"] = measure.height()
     results["axe_light_mounted"] = measure.violations()
     shot("mounted-light", panel.root)
 
-    # The chooser replaces line one, short; arrow keys stay in its folder list.
-    panel.button("Change folder").click()
+    # The chooser replaces line one, short, and takes the focus (its path box: the keyboard's
+    # way to a folder); arrow keys stay in its folder list.
+    page.keyboard.press("Enter")
     expect(panel.folder_list).to_be_visible()
+    expect(panel.path_box).to_be_focused()
     expect(panel.state).to_be_hidden()
     results["height_chooser"] = measure.height()
     results["axe_light_chooser"] = measure.violations()
@@ -214,6 +219,7 @@ def test_face_in_lab(
 
     # Choose projects/mnist by clicking; then every fact shows once.
     panel.button("Cancel").click()
+    expect(panel.button("Change folder")).to_be_focused()
     panel.button("Change folder").click()
     expect(panel.folder_list).to_be_visible()
     for name in ("projects", "mnist"):

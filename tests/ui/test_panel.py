@@ -540,3 +540,51 @@ def test_a_failed_remount_does_not_leave_force_ticked(panel: DrivePanel, fake_ba
     click(panel, "mount_button")
     assert panel.controller.state == "error"
     assert not panel.force_box.value and panel.force_box.disabled
+
+
+@pytest.fixture
+def focused(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The widgets asked to take the keyboard focus, in order (ipywidgets 8's focus message)."""
+    import ipywidgets
+
+    asked: list[object] = []
+    monkeypatch.setattr(ipywidgets.DOMWidget, "focus", lambda self: asked.append(self), raising=False)
+    return asked
+
+
+def test_keyboard_focus_follows_the_next_action(panel: DrivePanel, focused: list[object]) -> None:
+    """The focused button is hidden by its own click (Mount, Change folder, Unmount): the focus
+    goes to the next action instead of the page, where the next Tab would reach Unmount."""
+    click(panel, "mount_button")
+    assert focused[-1] is panel.change_button
+    panel.change_button.click()
+    assert panel.chooser.dialog_open and focused[-1] is panel.chooser._path_box
+    panel.chooser._cancel.click()
+    assert focused[-1] is panel.change_button
+    click(panel, "unmount_button")
+    assert focused[-1] is panel.mount_button
+    # After the mount button hides, the next Tab lands on Change folder, not Unmount
+    # (ipywidgets 7 has no focus message: the order of the controls does it there).
+    line = list(panel.state_line.children)
+    assert line.index(panel.mount_button) < line.index(panel.change_button) < line.index(panel.unmount_button)
+
+
+def test_code_driving_the_controller_never_moves_the_focus(panel: DrivePanel, focused: list[object]) -> None:
+    panel.controller.mount()
+    panel.select(os.path.join(panel.controller.root, "project"))
+    panel.controller.unmount()
+    assert focused == []  # the user may be typing in another cell
+
+
+def test_without_a_focus_message_the_panel_still_works(
+    panel: DrivePanel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ipywidgets
+
+    monkeypatch.delattr(ipywidgets.DOMWidget, "focus", raising=False)  # ipywidgets 7 (Colab)
+    click(panel, "mount_button")
+    panel.change_button.click()
+    assert panel.chooser.dialog_open
+    panel.chooser._cancel.click()
+    click(panel, "unmount_button")
+    assert panel.controller.state == "unmounted" and panel.message.level != "error"
