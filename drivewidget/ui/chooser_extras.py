@@ -74,7 +74,7 @@ class ChooserTools:
         )
         self._refresh_button.on_click(lambda _b: self.refresh())
         self._path_box = Text(
-            placeholder="Paste a folder path and press Enter",
+            placeholder="Type a folder name or path, then Enter",
             continuous_update=False,
             layout=Layout(flex="1 1 12em", width="auto"),
         )
