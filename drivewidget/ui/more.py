@@ -59,7 +59,7 @@ def _connect_offered(panel: DrivePanel) -> bool:
 def _stage(panel: DrivePanel) -> Any:
     from .stage_view import StageView
 
-    return StageView(panel.controller, panel.message.show)
+    return StageView(panel.controller, panel.message.show, choose=panel.change_folder)
 
 
 def _connect(panel: DrivePanel) -> Any:

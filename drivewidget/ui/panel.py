@@ -176,7 +176,7 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
 
         self.mount_button.on_click(lambda _: self._mount())
         self.unmount_button.on_click(lambda _: self._unmount())
-        self.change_button.on_click(lambda _: self._change_folder())
+        self.change_button.on_click(lambda _: self.change_folder())
         self.more_button.observe(lambda change: self.more.show(change["new"]), names="value")
         ctrl.observe(self._on_controller, names=["state", "problem", "readonly", "root"])
         ctrl.observe(self._on_text, names=["message", "error"])
@@ -313,8 +313,8 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         chooser = self.chooser
         chooser.open_dialog()
 
-    def _change_folder(self) -> None:
-        """The Change folder button: the chooser replaces line one (and this button), so the
+    def change_folder(self) -> None:
+        """The Change folder button (and Copy to local disk's): the chooser replaces line one (and this button), so the
         focus goes to its path box, the keyboard's way to a folder (in the list an arrow key
         opens the folder it lands on: ipyfilechooser navigates on every selection)."""
         self.open_chooser()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
@@ -27,7 +28,14 @@ DEFAULT_DEST = "~/local"
 class StageView(widgets.VBox):  # type: ignore[misc]
     """Copy the working folder of the drive to local disk, with a progress bar and Cancel."""
 
-    def __init__(self, controller: DriveController, report: Report, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        controller: DriveController,
+        report: Report,
+        choose: Callable[[], Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """``choose``: opens the folder chooser (offered when the working folder is not on the drive)."""
         self.controller = controller
         self._report = report
         self.transfer: Transfer | None = None
@@ -46,12 +54,24 @@ class StageView(widgets.VBox):  # type: ignore[misc]
         )
         self.bar = widgets.FloatProgress(value=0.0, min=0.0, max=1.0, layout=widgets.Layout(width="auto"))
         self.label = widgets.Label()
+        # Shown instead of the copy row while there is nothing to copy: why, and the way out.
+        self.hint = widgets.HTML(layout=widgets.Layout(width="auto"))
+        self.choose_button = widgets.Button(
+            description="Change folder",
+            icon="folder-open",
+            tooltip="Choose the working folder on the drive",
+            layout=widgets.Layout(width="auto", display="none"),
+        )
+        self._choose = choose
+        if choose is not None:
+            self.choose_button.on_click(lambda _: choose())
+        self.hint_row = widgets.HBox(
+            [self.hint, self.choose_button], layout=widgets.Layout(width="auto", align_items="center")
+        )
+        self.copy_row = widgets.HBox([self.copy_button, self.dest_box, self.cancel_button])
         self.copy_button.on_click(lambda _: self.start())
         self.cancel_button.on_click(lambda _: self.cancel())
-        super().__init__(
-            [widgets.HBox([self.copy_button, self.dest_box, self.cancel_button]), self.bar, self.label],
-            **kwargs,
-        )
+        super().__init__([self.hint_row, self.copy_row, self.bar, self.label], **kwargs)
         controller.observe(self._render, names=["state", "cwd"])
         self._render()
 
@@ -104,8 +124,10 @@ class StageView(widgets.VBox):  # type: ignore[misc]
             self._report(explain(transfer.error), "error")
         elif transfer.result is not None:
             result = transfer.result
-            level = "success" if result.ok and not result.cancelled else "warning"
-            self._report(f"{result.summary()} Into {result.dest}.", level)
+            if result.ok and not result.cancelled:  # said once, here: "Done: 2/2 files ..."
+                self.label.value = f"{self.label.value}. Into {display_name(str(result.dest))}."
+            else:  # what went wrong, and what to do, is the panel's message
+                self._report(f"{result.summary()} Into {result.dest}.", "warning")
         self._render()
 
     def _render(self, change: dict[str, Any] | None = None) -> None:
@@ -115,7 +137,16 @@ class StageView(widgets.VBox):  # type: ignore[misc]
             self.bar.value, self.label.value = 0.0, ""
         self.copy_button.disabled = self.running or not usable
         shown = usable or self.running
-        self.layout.display = None if shown else "none"  # only offered for a folder of the drive
+        self.copy_row.layout.display = None if shown else "none"  # only for a folder of the drive
+        self.hint_row.layout.display = None if not shown else "none"
+        mounted = self.controller.state == "mounted"
+        self.hint.value = (
+            "Choose a folder on the drive first."
+            if mounted
+            else "Mount the drive and choose a folder on it first."
+        )
+        offer = mounted and self._choose is not None
+        self.choose_button.layout.display = None if offer else "none"
         progress = "" if self.transfer is not None else "none"  # no empty gap before a copy
         self.bar.layout.display = self.label.layout.display = progress
         self.cancel_button.disabled = not self.running

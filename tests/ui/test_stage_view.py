@@ -53,7 +53,8 @@ def test_copy_to_local_disk(panel: DrivePanel, tmp_path: Path, monkeypatch: pyte
     assert (tmp_path / "local" / "notes.txt").read_text() == "hello"
     assert panel.stage.bar.value == 1.0
     assert panel.stage.label.value.startswith("Done")
-    assert panel.message.level == "success"
+    assert "Into " + str(tmp_path / "local") in panel.stage.label.value
+    assert "Copied" not in panel.message.text  # the outcome is said once, in the section
     assert not panel.stage.copy_button.disabled and panel.stage.cancel_button.disabled
     panel.stage.copy_button.click()  # a re-run skips what is identical
     panel.stage.wait()
@@ -95,7 +96,7 @@ def test_progress_shows_only_around_a_copy(panel: DrivePanel, tmp_path: Path) ->
     stage.dest_box.value = str(tmp_path / "local")
     stage.copy_button.click()
     stage.wait()
-    assert stage.bar.layout.display != "none" and "Into " + str(tmp_path / "local") in panel.message.text
+    assert stage.bar.layout.display != "none" and "Into " + str(tmp_path / "local") in stage.label.value
     panel.unmount_button.click()
     panel.wait()
     assert stage.transfer is None and stage.label.value == "" and stage.bar.layout.display == "none"
@@ -113,3 +114,34 @@ def test_an_undecodable_working_folder_is_sent_json_safe(panel: DrivePanel) -> N
         json.dumps(widget.get_state(), ensure_ascii=False, default=str).encode("utf-8")
     assert "data-\\xff\\x1b[2J" in panel.stage.dest_box.placeholder
     assert panel.stage.default_dest().endswith(os.fsdecode(b"data-\xff\x1b[2J"))
+
+
+def test_without_a_drive_folder_the_section_says_why_and_offers_the_way(controller: DriveController) -> None:
+    """Not an empty section: one line says what is missing; Change folder when it can help."""
+    panel = DrivePanel(controller, live=False)
+    stage = panel.stage
+    assert stage.layout.display != "none" and stage.copy_row.layout.display == "none"
+    assert "Mount the drive" in stage.hint.value and stage.choose_button.layout.display == "none"
+    panel.mount_button.click()
+    panel.wait()
+    assert (
+        "Choose a folder on the drive first" in stage.hint.value and stage.hint_row.layout.display != "none"
+    )
+    assert stage.choose_button.layout.display != "none"
+    stage.choose_button.click()
+    assert panel.chooser.dialog_open
+    panel.chooser.select("project")
+    assert stage.hint_row.layout.display == "none" and stage.copy_row.layout.display != "none"
+    panel.close()
+
+
+def test_a_copy_that_went_wrong_is_the_panels_message(panel: DrivePanel, tmp_path: Path) -> None:
+    root = Path(panel.controller.root)
+    panel.select(str(root / "project"))
+    blocker = tmp_path / "local"
+    blocker.mkdir()
+    (blocker / "notes.txt").mkdir()  # a folder where a file must go: that file fails
+    panel.stage.dest_box.value = str(blocker)
+    panel.stage.copy_button.click()
+    panel.stage.wait()
+    assert panel.message.level in ("warning", "error") and panel.message.text
