@@ -110,6 +110,7 @@ class DriveController(HasTraits):
         self._second_click = SecondClick()
         start = current_dir()
         self._safe_dir = start if start and not is_within(start, self.mountpoint) else os.path.expanduser("~")
+        self._left_note = ""  # where the working directory went when an unmount moved it off the drive
         self.refresh()
 
     @validate("state")
@@ -184,6 +185,7 @@ class DriveController(HasTraits):
                     )
                 )
             # a remount unmounts first: the same guards and holds apply
+            self._left_note = ""
             settled = self._settle_holds() if self.state in ("mounted", "stale") else []
             try:
                 backend.check_available()  # once per mount: backends do not check again
@@ -205,7 +207,7 @@ class DriveController(HasTraits):
                 raise self._fail(exc, MountError, "Mount failed")  # noqa: B904 - cause set by _fail
             self.readonly = readonly
             self.error = ""
-            self._say(*settled, *(lines or [f"Mounted at {self.mountpoint}"]))
+            self._say(*settled, *(lines or [f"Mounted at {self.mountpoint}"]), self._take_left_note())
 
     def unmount(self) -> None:
         """Flush pending writes, leave the drive if the kernel is inside it, and unmount."""
@@ -216,12 +218,13 @@ class DriveController(HasTraits):
                 self.error = str(exc)
                 raise exc
             settled = self._settle_holds()
+            self._left_note = ""
             try:
                 lines = self._unmount(stale=self.state == "stale")
             except Exception as exc:  # noqa: BLE001 - recorded, translated and re-raised
                 raise self._fail(exc, UnmountError, "Unmount failed")  # noqa: B904 - cause set by _fail
             self.error = ""
-            self._say(*settled, *(lines or ["Unmounted."]))
+            self._say(*settled, *(lines or ["Unmounted."]), self._take_left_note())
 
     def chdir(self, path: str | os.PathLike[str], add_to_sys_path: bool = False) -> str:
         """Change the working directory to a folder of the drive (relative paths: from the root).
@@ -380,6 +383,7 @@ class DriveController(HasTraits):
             self.problem = ""
             self.state = "error" if self.state == "error" else "unmounted"
             if went_away and self._leave_drive():  # unmounted outside drivewidget
+                self._left_note = ""  # said here, in its own words
                 self._say(
                     f"The drive at {self.mountpoint} was unmounted outside drivewidget; "
                     f"the working directory moved to {self.cwd}.",
@@ -474,10 +478,19 @@ class DriveController(HasTraits):
         if moved:
             safe = self._leave_to()
             os.chdir(safe)
-            self._say(f"Left the drive: working directory is now {safe}")
+            self._left_note = (
+                f"The working directory moved off the drive to {printable(safe)}: "
+                "relative paths now point to this machine's disk."
+            )
+            self._say(self._left_note)
         self._set_sys_path(None)
         self.cwd = current_dir()
         return moved
+
+    def _take_left_note(self) -> str:
+        """Said with the unmount's outcome (the flush's messages replaced it meanwhile), once."""
+        note, self._left_note = self._left_note, ""
+        return note
 
     def _on_drive(self, path: str) -> bool:
         return names_the_drive(path, self.mountpoint, self.root)

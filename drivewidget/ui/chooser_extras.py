@@ -33,6 +33,8 @@ log = logging.getLogger("drivewidget.ui.chooser")
 T = TypeVar("T")
 
 NOT_RESPONDING = "not responding"
+REMEMBERED = "Remembered folder"
+"""The quick-root button of the folder remembered on the drive (the panel's messages name it)."""
 
 
 class ChooserTools:
@@ -90,7 +92,7 @@ class ChooserTools:
         """Label -> folder of the quick-root buttons (Remembered folder included when set)."""
         roots = dict(self._quick_roots)
         if self.remembered and self._sandbox_path and is_within(self.remembered, self._sandbox_path):
-            roots["Remembered folder"] = os.path.abspath(self.remembered)
+            roots[REMEMBERED] = os.path.abspath(self.remembered)
         return roots
 
     def set_remembered(self, folder: str | os.PathLike[str] | None) -> None:

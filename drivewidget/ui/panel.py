@@ -37,6 +37,7 @@ from ..text import display_name, safe_text
 from ._compat import focus
 from .actions import ActionRunner, explain
 from .chooser import DriveFolderChooser
+from .chooser_extras import REMEMBERED
 from .live import DEFAULT_INTERVAL, LiveUpdater
 from .message import MessageBox
 from .more import MoreView
@@ -61,7 +62,7 @@ MOUNT_TEXT = "Mount Drive"
 _SAID_BY_STATE_LINE = (
     "Mounted at ",
     "Mounting ",
-    "Unmounted.",
+    "Unmounted",
     "Working directory: ",
     "Writing pending changes",
 )
@@ -481,11 +482,19 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         if self._chooser is not None:
             self._chooser.set_root(ctrl.root)
         offer = remembered_folder(ctrl)
+        self._mount_note = offer.note  # why a remembered folder was dropped, if it was
         if offer.folder:
             self._remembered = offer.folder
             if self._chooser is not None:
                 self._chooser.set_remembered(offer.folder)
-        self._mount_note = offer.note
+            # The offer names the chooser's button, so the panel words it; and says nothing
+            # when the kernel already works there (the state line shows the folder).
+            here = bool(ctrl.cwd) and os.path.normpath(ctrl.cwd) == os.path.normpath(offer.folder)
+            self._mount_note = (
+                ""
+                if here
+                else f"Last time you worked in {display_name(offer.folder)}: choose it under '{REMEMBERED}'."
+            )
         # The chooser's first open after a mount is as fast as a revisit: list the root and
         # the remembered folder now, in the background (bounded, cancelled on unmount).
         self.prelist.start(ctrl, [ctrl.root, offer.folder or ""])
@@ -507,7 +516,8 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         text = "\n".join(filter(None, [ctrl.message, note]))
         news = [line for line in text.splitlines() if line and not line.startswith(_SAID_BY_STATE_LINE)]
         level = "warning" if ctrl.message_level == "warning" else ("info" if ctrl.busy or news else "success")
-        self.message.show(text, level, quiet=not news)
+        # Only the news is shown: a line the state line says already is not said twice.
+        self.message.show("\n".join(news) or text, level, quiet=not news)
 
     def _render(self) -> None:
         self._note_thread()

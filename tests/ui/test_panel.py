@@ -588,3 +588,24 @@ def test_without_a_focus_message_the_panel_still_works(
     panel.chooser._cancel.click()
     click(panel, "unmount_button")
     assert panel.controller.state == "unmounted" and panel.message.level != "error"
+
+
+def test_messages_say_only_what_the_state_line_does_not(controller: DriveController) -> None:
+    """Each fact once: 'Mounted at', 'Unmounted' and the working folder are the state line's."""
+    panel = DrivePanel(controller, live=False)
+    click(panel, "mount_button")
+    project = os.path.join(controller.root, "project")
+    panel.select(project)  # remembered on the drive
+    click(panel, "unmount_button")
+    shown = panel.message.value
+    assert "moved off the drive to" in shown and "relative paths now point to this machine" in shown
+    assert "Unmounted" not in shown
+    click(panel, "mount_button")  # the remembered folder is news; the mount itself is not
+    shown = panel.message.value
+    assert f"Last time you worked in {project}: choose it under 'Remembered folder'." in panel.message.text
+    assert "Mounted at" not in shown and "Remembered folder" in shown
+    panel.select(project)
+    panel.close()
+    again = DrivePanel(controller, live=False)  # the cell run again, working in that folder
+    assert again.message.layout.display == "none", again.message.text  # nothing to add to line one
+    again.close()
