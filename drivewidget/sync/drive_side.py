@@ -7,11 +7,14 @@ component by component from the drive's root (``O_PATH | O_NOFOLLOW | O_DIRECTOR
 link refused), and every later call is relative to such a
 descriptor (``openat``, ``mkdirat``, ``renameat``, ``unlinkat``, ``fstatat`` without
 following). A file is written to a hidden temporary name created exclusively in its
-destination folder (``.dw-<16 random hex digits>.part``: unpredictable, matched by
-:data:`~drivewidget.transfer.files.TEMP_RE`, so ``stage`` / ``sync_back`` skip and remove
-it too), flushed, and only then renamed over the final name, so the drive never holds a torn
-file under a real name: a pass cut short leaves the previous complete version, and its
-temporary file is removed by the next pass.
+destination folder (``.dw-<16 hex digits>.part``: the job's tag, then random digits; matched
+by :data:`~drivewidget.transfer.files.TEMP_RE`, so ``stage`` / ``sync_back`` skip it too),
+flushed, and only then renamed over the final name, so the drive never holds a torn file
+under a real name: a pass cut short leaves the previous complete version, and its temporary
+file is removed by the job's next pass (the tag names the job: this machine, the two
+folders, so a job started again after kill -9 recognises its own). Another job's temporary
+files (another machine may copy into the same folder now) are removed only once nobody has
+written them for :data:`TEMP_STALE_AFTER`.
 
 A :class:`DestTree` lives for one pass; it counts its operations on the drive (``ops``),
 which tests use to show that a pass touches the drive only for what changed.
@@ -21,9 +24,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
+import secrets
+import socket
 import stat
 import threading
+import time
 import zlib
 from collections.abc import Callable, Collection, Iterator
 
@@ -42,12 +49,26 @@ class KeptOnDrive(Exception):
 
 
 TEMP_PREFIX, TEMP_SUFFIX = ".dw-", ".part"
-"""Temporary names are ``.dw-<16 random hex digits>.part`` (:func:`drivefs.temp_name`)."""
+TAG_DIGITS = 8
+"""Temporary names are ``.dw-<16 hex digits>.part``: a job's :func:`temp_tag` (8 digits),
+then 8 random ones (the file is created exclusively, so nothing planted is ever opened)."""
+TEMP_STALE_AFTER = 3600.0
+"""A temporary file that is not this job's is removed only when nobody has written it for
+this long: it may be another machine's job copying into the same folder right now."""
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0)
 
 
 def new_temp_name() -> str:
     """A fresh hidden temporary name (unpredictable, so nobody can prepare a trap under it)."""
     return drivefs.temp_name(TEMP_PREFIX, TEMP_SUFFIX)
+
+
+def temp_tag(local: str, dest: str) -> str:
+    """8 hex digits naming one job's temporary files: this machine, the local folder and the
+    drive folder. A job started again (after kill -9, or the kernel's restart) has the same
+    tag, so its next pass recognises its own leftovers; another machine's job has another."""
+    seed = "\0".join((socket.gethostname(), local, dest)).encode("utf-8", "surrogateescape")
+    return hashlib.sha256(seed).hexdigest()[:TAG_DIGITS]
 
 
 def is_temp_name(name: str) -> bool:
@@ -63,8 +84,10 @@ def split(rel: str) -> tuple[str, str]:
 class DestTree:
     """The destination folder on the drive, reached through descriptors only (see the module)."""
 
-    def __init__(self, root_fd: int, shown: str, *, stable_inodes: bool = True) -> None:
+    def __init__(self, root_fd: int, shown: str, *, stable_inodes: bool = True, tag: str = "") -> None:
         self._fds: dict[str, int] = {"": root_fd}
+        self.tag = tag
+        """This job's :func:`temp_tag` ("": random names, and only old leftovers removed)."""
         self.stable_inodes = stable_inodes
         """Whether a file keeps its inode number across renames and lookups here (not on
         FUSE drives: rclone numbers a file by the name it was looked up under)."""
@@ -75,11 +98,13 @@ class DestTree:
         """Operations on the drive so far (opens, stats, writes, renames...)."""
 
     @classmethod
-    def open(cls, base: str, rel: str, *, create: bool = True) -> DestTree:
+    def open(cls, base: str, rel: str, *, create: bool = True, tag: str = "") -> DestTree:
         """Open ``base/rel`` (``base``: the drive's root or mountpoint, trusted; ``rel`` is
-        walked without following links, its missing folders created when ``create``)."""
+        walked without following links, its missing folders created when ``create``);
+        ``tag``: the job's :func:`temp_tag`."""
         fd = drivefs.open_dir(base)
-        tree = cls(fd, os.path.join(base, rel) if rel else base, stable_inodes=stable_inodes(base))
+        shown = os.path.join(base, rel) if rel else base
+        tree = cls(fd, shown, stable_inodes=stable_inodes(base), tag=tag)
         tree.ops += 1
         try:
             if rel:
@@ -156,18 +181,22 @@ class DestTree:
 
     def listing(self, rel_dir: str, wanted: Collection[str] | None = None) -> dict[str, os.stat_result]:
         """The entries of ``rel_dir`` (only ``wanted`` names when given; none if it is missing),
-        without following links. Temporary files left by an earlier pass are removed."""
+        without following links. Temporary files left by this job (an earlier pass, or the
+        job before a kill -9) are removed, and those nobody has written for
+        :data:`TEMP_STALE_AFTER` (another job's may be being written now)."""
         try:
             fd = self.folder(rel_dir, create=False)
         except FileNotFoundError:
             return {}
         found: dict[str, os.stat_result] = {}
         self.ops += 1
+        now = time.time()
         for name, st in self._scan(fd):
             if is_temp_name(name):
-                self.ops += 1
-                with contextlib.suppress(OSError):
-                    os.unlink(name, dir_fd=fd)
+                if self.is_own_temp(name) or now - st.st_mtime > TEMP_STALE_AFTER:
+                    self.ops += 1
+                    with contextlib.suppress(OSError):
+                        os.unlink(name, dir_fd=fd)
             elif wanted is None or name in wanted:
                 found[name] = st
         return found
@@ -183,12 +212,26 @@ class DestTree:
 
     # -- changing ------------------------------------------------------------------------
 
+    def is_own_temp(self, name: str) -> bool:
+        return bool(self.tag) and name.startswith(TEMP_PREFIX + self.tag) and is_temp_name(name)
+
     def create_temp(self, rel_dir: str) -> TempFile:
-        """A new, empty, exclusively created temporary file in ``rel_dir`` (made if missing)."""
+        """A new, empty, exclusively created temporary file in ``rel_dir`` (made if missing),
+        named with this job's tag (``O_CREAT | O_EXCL | O_NOFOLLOW``: nothing that exists,
+        a planted link or FIFO, is ever opened)."""
         fd_dir = self.folder(rel_dir, create=True)
-        self.ops += 1
-        fd, name = drivefs.temp_file(fd_dir, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, mode=0o600)
-        return TempFile(self, fd_dir, fd, name)
+        if not self.tag:
+            self.ops += 1
+            fd, name = drivefs.temp_file(fd_dir, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, mode=0o600)
+            return TempFile(self, fd_dir, fd, name)
+        for _ in range(drivefs.TEMP_TRIES):
+            name = f"{TEMP_PREFIX}{self.tag}{secrets.token_hex((16 - len(self.tag)) // 2)}{TEMP_SUFFIX}"
+            self.ops += 1
+            try:
+                return TempFile(self, fd_dir, os.open(name, _TEMP_FLAGS, 0o600, dir_fd=fd_dir), name)
+            except FileExistsError:
+                continue
+        raise FileExistsError(errno.EEXIST, "no free temporary name (too many tries)", self.shown)
 
     def remove_file(self, rel: str, expect: DriveStamp) -> str:
         """Delete the file ``rel`` if it is still the version ``expect`` (what the job wrote):
@@ -277,15 +320,17 @@ class TempFile:
         temporary file is removed in each case.
         """
         try:
-            try:
-                os.utime(self.fd, ns=(mtime_ns, mtime_ns))
-            except OSError as exc:
-                utime_warn.append(exc.strerror or str(exc))
             if fsync:
                 self.tree.ops += 1
                 os.fsync(self.fd)
             if verify:
                 self._verify()
+            # the time last, just before the rename: until then the temporary file's time is
+            # its last write, so another job cleaning the folder sees it is being written
+            try:
+                os.utime(self.fd, ns=(mtime_ns, mtime_ns))
+            except OSError as exc:
+                utime_warn.append(exc.strerror or str(exc))
             os.close(self.fd)
             self.fd = -1
             self.tree.ops += 1

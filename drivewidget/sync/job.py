@@ -30,6 +30,7 @@ from ..transfer.handle import Transfer
 from ..transfer.options import TransferResult
 from ..transfer.pool import STUCK_GRACE
 from .drive import SyncDrive
+from .drive_side import temp_tag
 from .ledger import Ledger
 from .options import SyncOptions
 from .syncpass import PassRequest, SyncPass, kept_changed_text
@@ -79,6 +80,8 @@ class SyncJob(HasTraits):
         """The drive folder, as a path (for messages and the per-destination lock)."""
         self.options = options
         self.ledger = Ledger()
+        self.temp_tag = temp_tag(local, self.dest)
+        """Names this job's temporary files on the drive (the same after a restart)."""
         self.last_result: TransferResult | None = None
         """The result of the last pass that ran (None before the first)."""
         self._on_stopped = on_stopped
@@ -417,6 +420,7 @@ class SyncJob(HasTraits):
                 request=request,
                 on_planned=self._planned,
                 on_settled=self._settled,
+                temp_tag=self.temp_tag,
             )
             transfer = Transfer(
                 self.local,

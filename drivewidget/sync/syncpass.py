@@ -124,10 +124,13 @@ class SyncPass:
         newer_check: bool = True,
         on_planned: Callable[[set[str]], None] | None = None,
         on_settled: Callable[[str], None] | None = None,
+        temp_tag: str = "",
     ) -> None:
         self.local, self.base, self.rel = local, base, rel
         self.drive, self.ledger, self.o, self.request = drive, ledger, options, request
         self.newer_check = newer_check
+        self.temp_tag = temp_tag
+        """The job's :func:`~.drive_side.temp_tag`: its temporary files, and its leftovers."""
         self.on_planned = on_planned
         """Called once with the files this pass will copy (once the drive was checked)."""
         self.on_settled = on_settled
@@ -162,7 +165,9 @@ class SyncPass:
         deletions = self._deletions(files, gone)
         kept: set[str] = set()
         if candidates or deletions or self.request.check_drive:
-            tree = self.tree = self._in_pool(lambda: DestTree.open(self.base, self.rel, create=True))
+            tree = self.tree = self._in_pool(
+                lambda: DestTree.open(self.base, self.rel, create=True, tag=self.temp_tag)
+            )
             if self.request.check_drive:
                 kept = self._check_drive(tree, files, candidates)
         if self.on_planned is not None:

@@ -11,7 +11,7 @@ import pytest
 
 from drivewidget.errors import InvalidPath, TransferBusy
 from drivewidget.sync import FolderDrive, SyncJob, keep_synced, sync_jobs
-from drivewidget.sync.drive_side import is_temp_name
+from drivewidget.sync.drive_side import is_temp_name, temp_tag
 
 from .conftest import tree, wait_for, write_old
 
@@ -161,12 +161,41 @@ def test_temporary_leftovers_on_the_drive_are_removed(local: Path, drive: Folder
     dest.mkdir(parents=True)
     leftover = dest / ".dw-0123456789abcdef.part"
     leftover.write_bytes(b"half a checkpoint")
+    hours_ago = time.time() - 2 * 3600
+    os.utime(leftover, (hours_ago, hours_ago))  # nobody has written it for hours
     (local / "sub").mkdir()
     (local / "sub" / "ckpt").write_bytes(b"whole")
     job = keep_synced(drive, local, "run", **FAST)
     assert wait_for(lambda: job.last_synced is not None)
     assert not leftover.exists()
     assert (dest / "ckpt").read_bytes() == b"whole"
+
+
+def test_a_temporary_file_another_job_is_writing_now_is_left_alone(local: Path, drive: FolderDrive) -> None:
+    dest = Path(drive.root) / "run"
+    dest.mkdir()
+    theirs = dest / ".dw-0123456789abcdef.part"  # another machine's job, writing into it now
+    theirs.write_bytes(b"half of someone else's checkpoint")
+    (local / "ckpt").write_bytes(b"whole")
+    job = keep_synced(drive, local, "run", **FAST)
+    assert wait_for(lambda: job.last_synced is not None)
+    assert (dest / "ckpt").read_bytes() == b"whole"
+    assert theirs.exists()
+
+
+def test_this_jobs_own_leftovers_are_removed_by_its_next_run_at_once(local: Path, drive: FolderDrive) -> None:
+    dest = Path(drive.root) / "run"
+    (local / "ckpt").write_bytes(b"whole")
+    job = keep_synced(drive, local, "run", **FAST)
+    assert wait_for(lambda: job.last_synced is not None)
+    job.stop(flush=False)
+    # what a copy cut short by kill -9 leaves: a temporary file of this job, written a moment ago
+    mine = dest / f".dw-{temp_tag(job.local, job.dest)}{'0' * (16 - len(temp_tag(job.local, job.dest)))}.part"
+    mine.write_bytes(b"half a checkpoint")
+    assert is_temp_name(mine.name)
+    again = keep_synced(drive, local, "run", **FAST)  # the job started again (a new process)
+    assert wait_for(lambda: again.last_synced is not None)
+    assert not mine.exists()
 
 
 def test_a_newer_file_on_the_drive_is_kept(local: Path, drive: FolderDrive) -> None:
