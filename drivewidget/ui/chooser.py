@@ -462,6 +462,9 @@ class DriveFolderChooser(ChooserTools, FileChooser):  # type: ignore[misc]
         self._message_html = HTML(layout=Layout(width="auto", display=shown))
         own: tuple[Widget, ...] = tuple(self.children)  # type: ignore[has-type]
         title, grid, buttonbar = own  # FileChooser's own three (pinned by a test)
+        buttonbar.children[-1].add_class(
+            "dw-choice"
+        )  # "Will choose: ..." wraps under the buttons when narrow
         self.children = (title, self._top, grid, self._bottom, buttonbar, self._message_html)
         self._gb.layout.observe(self._on_dialog_display, names="display")
         self._rebuild_quick_roots()

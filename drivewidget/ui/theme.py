@@ -70,6 +70,8 @@ _CSS = """
 }
 .drivewidget-panel select, .drivewidget-panel input { color: var(--dw-fg); }
 .drivewidget-panel .dw-chooser .widget-label { color: var(--dw-fg); }
+.drivewidget-panel .dw-chooser .widget-hbox { flex-wrap: wrap; max-width: 100%; }
+.drivewidget-panel .dw-chooser .dw-choice { flex: 1 1 12em; min-width: min(100%, 12em); }
 .drivewidget-panel .dw-sr-label .widget-label {
   position: absolute !important; width: 1px !important; height: 1px !important; overflow: hidden;
   clip: rect(0 0 0 0); white-space: nowrap; padding: 0; margin: -1px; border: 0;

@@ -33,6 +33,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 MAX_HEIGHT = 200
 MAX_HEIGHT_CHOOSER = 450
 NARROW = 330
+VERY_NARROW = 240
+"""The output area in a 360 px wide window: the chooser's parts wrap, none is cut or squeezed."""
 MAX_TABS = 4
 """Tab presses from the selected panel cell (command mode) to Mount Drive."""
 ACTION_TIMEOUT_MS = 45_000
@@ -149,6 +151,40 @@ def _tabs_to(page: Any, target: Any, limit: int = 20) -> int:
     return limit + 1
 
 
+def _narrow(root: Any, width: int | None) -> None:
+    """Make the panel's output area ``width`` px wide (None: as it was)."""
+    value = f"{width}px" if width else ""
+    root.evaluate(
+        f"(el) => {{ (el.closest('.jp-OutputArea-output') || el.parentElement).style.maxWidth = '{value}'; }}"
+    )
+    root.page.wait_for_timeout(300)
+
+
+def _cut_or_squeezed(root: Any) -> list[str]:
+    """The shown buttons of the panel that are cut (their text or right edge past the panel's),
+    and text squeezed into a column narrower than 8 em ("Will choose: ..." one letter a line)."""
+    return list(
+        root.evaluate(
+            """(panel) => {
+                const edge = panel.getBoundingClientRect().right + 0.5, found = [];
+                const em = parseFloat(getComputedStyle(panel).fontSize);
+                const shown = (el) => el.offsetParent !== null && el.getClientRects().length > 0;
+                for (const b of panel.querySelectorAll('button')) {
+                    if (!shown(b)) continue;
+                    const r = b.getBoundingClientRect();
+                    if (r.right > edge || b.scrollWidth > b.clientWidth + 1) found.push('cut: ' + b.innerText.trim());
+                }
+                for (const t of panel.querySelectorAll('.widget-html-content')) {
+                    if (!shown(t) || !t.innerText.trim()) continue;
+                    const r = t.getBoundingClientRect();
+                    if (r.width < 8 * em && t.innerText.trim().length > 12) found.push('squeezed: ' + t.innerText.trim().slice(0, 30));
+                }
+                return found;
+            }"""
+        )
+    )
+
+
 def _focus_ring(target: Any) -> float:
     return float(
         target.evaluate(
@@ -236,19 +272,19 @@ def test_face_in_lab(
     results["height_folder_chosen"] = measure.height()
 
     # Narrow: a 330 px output area (a 700 px window with the file browser open) never scrolls.
-    panel.root.evaluate(
-        f"(el) => {{ (el.closest('.jp-OutputArea-output') || el.parentElement).style.maxWidth = '{NARROW}px'; }}"
-    )
-    page.wait_for_timeout(300)
+    _narrow(panel.root, NARROW)
     results["sideways_mounted_330"] = measure.sideways()
     panel.button("Change folder").click()
     expect(panel.folder_list).to_be_visible()
     results["sideways_chooser_330"] = measure.sideways()
+    results["chooser_parts_330"] = _cut_or_squeezed(panel.root)
     shot("chooser-330px", panel.root)
+    _narrow(panel.root, VERY_NARROW)  # a 360 px wide window (a phone)
+    results["sideways_chooser_240"] = measure.sideways()
+    results["chooser_parts_240"] = _cut_or_squeezed(panel.root)
+    shot("chooser-240px", panel.root)
     panel.button("Cancel").click()
-    panel.root.evaluate(
-        "(el) => { (el.closest('.jp-OutputArea-output') || el.parentElement).style.maxWidth = ''; }"
-    )
+    _narrow(panel.root, None)
 
     # Dark theme: the same three states.
     _set_theme(page, "JupyterLab Dark")
@@ -277,6 +313,9 @@ def test_face_in_lab(
     assert results["lost_warning_shown"] == 0  # the folder is on the drive: nothing is said to be lost
     for key in ("sideways_mounted_330", "sideways_chooser_330"):
         assert results[key] == {"panel": 0, "output": 0}, (key, results[key])
+    assert results["sideways_chooser_240"] == {"panel": 0, "output": 0}, results["sideways_chooser_240"]
+    for key in ("chooser_parts_330", "chooser_parts_240"):
+        assert results[key] == [], (key, results[key])
     assert results["tabs_to_mount"] <= MAX_TABS, results["tabs_to_mount"]
     assert results["focus_ring_px"] >= 2 and results["focus_ring_list_px"] >= 2, results
     assert results["arrow_kept_in_list"], "ArrowDown in the folder list left it (JupyterLab took the key)"
