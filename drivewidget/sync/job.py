@@ -44,6 +44,11 @@ STATES = ("idle", "syncing", "stopped", "error")
 SCAN_COST_FACTOR = 200
 """Safety-net scans are spaced at least this many times their own duration apart (0.5 %)."""
 UNSETTLED_PASSES = 3
+STALE_RETRIES, STALE_RETRY_WAIT = 2, 0.25
+"""A drive that answers "stale" is asked again this often, this many seconds apart, before
+a pass gives up: a bounded look may time out once on a busy machine (a final pass skipped
+for that would lose the last files). A hung drive answers "stale" at once while its first
+look is still stuck, so this costs it half a second."""
 """Passes a file must have missed (besides ``unsettled_after``) to be reported as unsettled."""
 
 
@@ -454,6 +459,11 @@ class SyncJob(HasTraits):
 
     def _check_drive(self) -> None:
         state = self.drive.refresh()
+        for _ in range(STALE_RETRIES):  # a look that timed out once on a busy machine: ask again
+            if state != "stale":
+                break
+            time.sleep(STALE_RETRY_WAIT)
+            state = self.drive.refresh()
         if state != "mounted":
             if state == "stale":
                 raise StaleMount(

@@ -440,3 +440,31 @@ def job_args(drive: FolderDrive, local: Path) -> tuple[object, ...]:
 
     opts = SyncOptions(**{**FAST, "workers": 1, "rescan_every": 3600})
     return (drive, str(local), drive.root, "run", opts)
+
+
+class _SlowOnce(FolderDrive):
+    """A folder drive whose look times out once (a busy machine), then answers."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder)
+        self.stale_answers = 0
+
+    def refresh(self) -> str:
+        if self.stale_answers == 0 and self.armed:
+            self.stale_answers += 1
+            return "stale"
+        return super().refresh()
+
+    armed = False
+
+
+def test_one_look_that_times_out_does_not_skip_a_pass(local: Path, tmp_path: Path) -> None:
+    drive = _SlowOnce(tmp_path / "slow")
+    (tmp_path / "slow").mkdir()
+    job = keep_synced(drive, local, "run", **{**FAST, "every": 3600})
+    assert wait_for(lambda: job.last_synced is not None)
+    (local / "final.txt").write_text("written before the stop")
+    drive.armed = True
+    result = job.stop(flush=True)
+    assert result is not None and result.copied == 1, job.error
+    assert drive.stale_answers == 1
