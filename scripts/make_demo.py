@@ -18,7 +18,7 @@ CELLS = [
         "import os\n"
         "os.environ.setdefault('DRIVEWIDGET_BACKEND', 'local')\n\n"
         "from drivewidget.demo import seed_demo_drive\n"
-        "seed_demo_drive()  # a few example folders in the local drive, if it is empty"
+        "demo_drive = seed_demo_drive()  # a few example folders in the local drive, if it is empty"
     ),
     new_markdown_cell(
         "## The panel\n\nClick **Mount Drive**, then **Change folder** to choose a folder: the kernel's working directory follows."
@@ -45,13 +45,18 @@ CELLS = [
         "print(ctrl.stage('projects/mnist', local).summary())\n"
         "print(ctrl.stage('projects/mnist', local).summary())  # again: nothing to copy"
     ),
-    new_markdown_cell("Bad input gets a clear message, never a traceback in the panel:"),
+    new_markdown_cell(
+        "Bad input gets a clear message, never a traceback (the panel shows it too, until the "
+        "next command succeeds):"
+    ),
     new_code_cell(
         "from drivewidget import DriveError\n\n"
         "try:\n"
         "    ctrl.chdir('no/such/folder')\n"
         "except DriveError as exc:\n"
-        "    print(type(exc).__name__, '-', exc)"
+        "    print(type(exc).__name__, '-', exc)\n"
+        "print('panel says:', panel.message)\n\n"
+        "ctrl.chdir('projects/mnist');  # a command that succeeds clears the error"
     ),
     new_markdown_cell("The same status from a terminal (here, with this kernel's Python):"),
     new_code_cell("import sys\n\n!{sys.executable} -m drivewidget status"),

@@ -252,6 +252,10 @@ def test_demo_notebook_in_lab(
         os.path.join(mountpoint, "projects", "mnist")
     )
     expect(nb.cell(_cell_index(nb, cells, "no/such/folder"))).to_contain_text("InvalidPath")
+    # The demo leaves a clean panel (in Voila its first sight): no red error line from the
+    # bad-input cell, and no PosixPath(...) echoed by the first cell.
+    expect(panel.root.locator(".dw-message.dw-error")).to_have_count(0)
+    expect(nb.cell(_cell_index(nb, cells, "seed_demo_drive()"))).not_to_contain_text("PosixPath")
     expect(
         nb.page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
     ).to_have_count(0)
