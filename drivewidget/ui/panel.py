@@ -145,7 +145,8 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         self._mount_note = ""
         self._remembered = ""
         self._updated_from_thread = False
-        self._thread_updates_may_be_lost = in_colab()
+        self._colab = in_colab()
+        self._thread_updates_may_be_lost = self._colab
         self.live_enabled = live
 
         self.message = MessageBox()
@@ -579,9 +580,9 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
             fate = "mounted read-only: nothing can be saved here" if ctrl.readonly else "saved on the drive"
             self.cwd_view.value = f"· <code title='{where}'>{shown}</code> · <span>{fate}</span>"
         else:
-            self.cwd_view.value = (
-                f"— files in <code title='{where}'>{html.escape(full)}</code> are lost when the VM resets"
-            )
+            # On Colab the VM's disk is wiped at a reset; a machine of your own keeps its files.
+            fate = "are lost when the VM resets" if self._colab else "stay on this machine, not on the drive"
+            self.cwd_view.value = f"— files in <code title='{where}'>{html.escape(full)}</code> {fate}"
 
     def close(self) -> None:
         """Stop live updates, background listings and observers, and close every widget.

@@ -83,7 +83,11 @@ class StatusView(_HtmlView):
     def update(self, sample: StatusSample) -> None:
         bars = [
             _usage_bar("RAM", sample.ram, "System RAM"),
-            _usage_bar("Disk", sample.disk, "This machine's disk (lost when the VM resets)"),
+            _usage_bar(
+                "Disk",
+                sample.disk,
+                "This machine's disk" + (" (lost when the VM resets)" if sample.runtime.colab else ""),
+            ),
         ]
         if sample.state == "mounted" and sample.drive_disk.known:
             bars.append(_usage_bar("Drive", sample.drive_disk, "Space on the drive"))

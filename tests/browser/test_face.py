@@ -206,7 +206,7 @@ def test_face_in_lab(
 
     # Unmounted, nothing opened: state, next action, bars.
     expect(panel.state).to_contain_text("Not mounted")
-    expect(panel.cwd).to_contain_text("lost when the VM resets")
+    expect(panel.cwd).to_contain_text("stay on this machine, not on the drive")  # not Colab
     expect(panel.status).to_contain_text("RAM")
     expect(panel.root.locator(".drivewidget-gpu")).to_contain_text("GPU RAM")
     results["height_unmounted"] = measure.height()
@@ -268,7 +268,7 @@ def test_face_in_lab(
     text = measure.text()
     results["mountpoint_shown"] = text.count(mountpoint)
     results["folder_shown"] = text.count("projects/mnist")
-    results["lost_warning_shown"] = len(re.findall(r"lost when the VM resets", text))
+    results["lost_warning_shown"] = len(re.findall(r"lost when the VM resets|stay on this machine", text))
     results["height_folder_chosen"] = measure.height()
 
     # Narrow: a 330 px output area (a 700 px window with the file browser open) never scrolls.

@@ -156,7 +156,7 @@ def test_panel_workflow_in_lab(
     nb.run(PANEL_CELL)
     panel = _panel(nb, PANEL_CELL)
     expect(panel.state).to_contain_text("Not mounted")
-    expect(panel.cwd).to_contain_text("lost when the VM resets")
+    expect(panel.cwd).to_contain_text("stay on this machine, not on the drive")  # not Colab
     expect(panel.button("Mount Drive")).to_be_enabled()
     expect(panel.button("Unmount")).to_be_hidden()
     expect(panel.button("Change folder")).to_be_hidden()

@@ -35,7 +35,7 @@ def test_initial_state_unmounted(panel: DrivePanel) -> None:
     assert not panel.mount_button.disabled
     assert panel.unmount_button.disabled
     assert panel.chooser.disabled
-    assert "lost when the VM resets" in panel.cwd_view.value
+    assert "stay on this machine, not on the drive" in panel.cwd_view.value  # not Colab: the disk keeps them
 
 
 def test_mount_click(panel: DrivePanel, fake_backend: FakeBackend) -> None:
@@ -609,3 +609,17 @@ def test_messages_say_only_what_the_state_line_does_not(controller: DriveControl
     again = DrivePanel(controller, live=False)  # the cell run again, working in that folder
     assert again.message.layout.display == "none", again.message.text  # nothing to add to line one
     again.close()
+
+
+def test_what_happens_to_files_off_the_drive_depends_on_where_the_kernel_runs(
+    controller: DriveController, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Colab's VM disk is wiped at a reset; a machine of your own keeps its files."""
+    import drivewidget.ui.panel as panel_module
+
+    for colab, words in ((True, "are lost when the VM resets"), (False, "stay on this machine")):
+        monkeypatch.setattr(panel_module, "in_colab", lambda colab=colab: colab)
+        panel = DrivePanel(controller, live=False)
+        assert words in panel.cwd_view.value
+        assert ("lost when the VM resets" in panel.cwd_view.value) == colab
+        panel.close()

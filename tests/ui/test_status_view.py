@@ -57,3 +57,12 @@ def test_a_used_amount_in_another_unit_than_the_total_keeps_its_unit(controller:
     gpu = GpuView()
     gpu.update(gpus)
     assert "500.0 MiB / 15.0 GiB" in gpu.text
+
+
+def test_the_disk_is_said_to_be_lost_at_a_reset_only_on_colab(controller: DriveController) -> None:
+    sample = StatusSampler(controller).sample()
+    view = StatusView()
+    for colab in (False, True):
+        view.update(dataclasses.replace(sample, runtime=dataclasses.replace(sample.runtime, colab=colab)))
+        assert "This machine&#x27;s disk" in view.value or "This machine's disk" in view.value
+        assert ("lost when the VM resets" in view.value) == colab
