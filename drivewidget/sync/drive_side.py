@@ -38,7 +38,7 @@ from .. import drivefs
 from ..errors import InvalidPath
 from ..status.mounttable import MountEntry, is_within, read_mounts
 from ..text import printable
-from ..transfer.files import CHUNK, TEMP_RE
+from ..transfer.files import CHUNK, TEMP_RE, TEMP_STALE_AFTER
 from .ledger import DriveStamp
 
 __all__ = ["DestTree", "KeptOnDrive", "TempFile", "is_temp_name", "new_temp_name"]
@@ -52,9 +52,6 @@ TEMP_PREFIX, TEMP_SUFFIX = ".dw-", ".part"
 TAG_DIGITS = 8
 """Temporary names are ``.dw-<16 hex digits>.part``: a job's :func:`temp_tag` (8 digits),
 then 8 random ones (the file is created exclusively, so nothing planted is ever opened)."""
-TEMP_STALE_AFTER = 3600.0
-"""A temporary file that is not this job's is removed only when nobody has written it for
-this long: it may be another machine's job copying into the same folder right now."""
 _TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0)
 
 

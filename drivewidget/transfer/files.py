@@ -18,6 +18,7 @@ __all__ = [
     "CHUNK",
     "NEWER_TOLERANCE_NS",
     "TEMP_RE",
+    "TEMP_STALE_AFTER",
     "Stopped",
     "digest_at",
     "fsync_dir",
@@ -30,7 +31,11 @@ __all__ = [
 CHUNK = 1 << 20
 """Bytes per read and write: large enough that a FUSE round trip is paid per MiB, not per page."""
 TEMP_RE = re.compile(r"\.dw-[0-9a-f]{16}\.part\Z")
-"""Temporary names: never copied, and removed from destinations when found there."""
+"""Temporary names: never copied, and removed from destinations once abandoned."""
+TEMP_STALE_AFTER = 3600.0
+"""A temporary file found at a destination is removed only when nobody has written it for
+this long: another machine's copy or keep-synced job may be writing it into the same
+folder right now. (A copy's own leftover has a fixed name and is simply overwritten.)"""
 NEWER_TOLERANCE_NS = 2_000_000_000
 """A destination file counts as newer only beyond this (clocks of two machines disagree)."""
 

@@ -24,6 +24,7 @@ import errno
 import os
 import stat
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -32,7 +33,7 @@ from .. import drivefs
 from ..errors import DISCONNECTED_ERRNOS, DriveError, TransferError, from_os_error
 from ..text import printable
 from .ends import Ends, split
-from .files import NEWER_TOLERANCE_NS, TEMP_RE, same_mtime
+from .files import NEWER_TOLERANCE_NS, TEMP_RE, TEMP_STALE_AFTER, same_mtime
 from .handle import Transfer
 
 __all__ = ["Item", "Plan", "Planner", "whole_error"]
@@ -147,8 +148,9 @@ class Planner:
             with drivefs.opened(self.ends.dest_dir(names)) as folder:
                 for name, lst in _entries(folder):
                     if TEMP_RE.match(name):
-                        with self._lock:
-                            self.plan.stale.append((rel, name))
+                        if time.time() - lst.st_mtime > TEMP_STALE_AFTER:  # else: maybe being written now
+                            with self._lock:
+                                self.plan.stale.append((rel, name))
                     else:
                         out[name] = lst
         except FileNotFoundError:

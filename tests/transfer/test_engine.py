@@ -11,7 +11,7 @@ import pytest
 
 from drivewidget.transfer import copy_tree, engine, start_copy
 from drivewidget.transfer.errors import NotEnoughSpace
-from drivewidget.transfer.files import CHUNK, temp_name
+from drivewidget.transfer.files import CHUNK, TEMP_STALE_AFTER, temp_name
 from tests.transfer import Slow, install_slow, leftovers, mtimes, tree
 
 
@@ -141,3 +141,17 @@ def test_corrupted_copy_is_not_kept(src: Path, tmp_path: Path, monkeypatch: pyte
     assert not (dest / "mib_plus_one.bin").exists() and not leftovers(dest)
     monkeypatch.setattr(engine, "write_all", real)
     assert copy_tree(src, dest).ok and tree(dest) == tree(src)
+
+
+def test_a_temporary_file_being_written_by_someone_else_is_left_alone(src: Path, tmp_path: Path) -> None:
+    """Another machine's copy (or keep-synced job) writes ``.dw-*.part`` files into the same
+    folder: a fresh one may be half way, so only one nobody wrote for TEMP_STALE_AFTER goes."""
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    theirs, abandoned = dest / ".dw-00000000aaaaaaaa.part", dest / ".dw-00000000bbbbbbbb.part"
+    theirs.write_bytes(b"being written")
+    abandoned.write_bytes(b"left by a crash long ago")
+    old = time.time() - TEMP_STALE_AFTER - 60
+    os.utime(abandoned, (old, old))
+    result = copy_tree(src, dest)
+    assert result.ok and theirs.read_bytes() == b"being written" and not abandoned.exists()
