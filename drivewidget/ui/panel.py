@@ -36,7 +36,7 @@ from ..status.sample import StatusSampler
 from ..text import display_name, safe_text
 from ._compat import focus
 from .actions import ActionRunner, explain
-from .chooser import DriveFolderChooser
+from .chooser import NOT_RESPONDING, DriveFolderChooser
 from .chooser_extras import REMEMBERED
 from .live import DEFAULT_INTERVAL, LiveUpdater
 from .message import MessageBox
@@ -311,9 +311,18 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         self._actions.run(unmount, name="unmount", inline=False)
 
     def open_chooser(self) -> None:
-        """Show the folder chooser in place of the state line (the Change folder button)."""
-        chooser = self.chooser
-        chooser.open_dialog()
+        """Show the folder chooser in place of the state line (the Change folder button), at the
+        working folder when it is on the drive (a script's ``ctrl.chdir`` included), else at the
+        folder last chosen (or the root)."""
+        chooser, ctrl = self.chooser, self.controller
+        if chooser.dialog_open or chooser.disabled:
+            return
+        sandbox = chooser.sandbox_path
+        here = ctrl.cwd if ctrl.state == "mounted" and ctrl.cwd_on_drive else ""
+        at_cwd = bool(here and sandbox and is_within(here, sandbox))
+        if at_cwd and (chooser.browse(here) is not None or NOT_RESPONDING in chooser.error):
+            return  # shown; or a hung drive, said, and not waited for a second time
+        chooser.open_dialog()  # the error, if any, stays said until the next good move
 
     def change_folder(self) -> None:
         """The Change folder button (and Copy to local disk's): the chooser replaces line one (and this button), so the

@@ -623,3 +623,17 @@ def test_what_happens_to_files_off_the_drive_depends_on_where_the_kernel_runs(
         assert words in panel.cwd_view.value
         assert ("lost when the VM resets" in panel.cwd_view.value) == colab
         panel.close()
+
+
+def test_the_chooser_opens_at_the_working_folder_set_from_code(panel: DrivePanel) -> None:
+    click(panel, "mount_button")
+    panel.select("project")  # chosen in the panel...
+    target = panel.controller.chdir("project/data")  # ...then moved from a script
+    panel.change_button.click()
+    assert panel.chooser.dialog_open and panel.chooser.current == target
+    panel.chooser._cancel.click()
+    os.chdir(os.path.dirname(panel.controller.root))  # off the drive: the folder last chosen, as before
+    panel.refresh()
+    panel.change_button.click()
+    assert panel.chooser.current == os.path.join(panel.controller.root, "project")
+    assert panel.message.level != "error"
