@@ -61,10 +61,15 @@ _SHOWN: None = None  # layout.display value that shows a widget
 _HIDDEN = "none"
 
 
-def _crumbs(restricted: str) -> str:
-    """'/MyDrive/projects' -> 'Drive > MyDrive > projects' (with a single angle quote): the
-    path list reads as a breadcrumb."""
-    return " \u203a ".join(["Drive", *(display_name(n) for n in restricted.split(os.sep) if n)])
+ROOT_LABEL = "My Drive"
+"""What the panel calls the drive's root folder: its quick-root button, its crumb, the state line."""
+
+
+def visible_name(name: str) -> str:
+    """A folder name fit for the page, quoted when it starts or ends with a space: a list
+    option and a line of text drop such spaces, and ' data' would read as 'data'."""
+    shown = display_name(name)
+    return f'"{shown}"' if name != name.strip() else shown
 
 
 def _subpaths(restricted: str) -> list[str]:
@@ -102,7 +107,7 @@ class DriveFolderChooser(ChooserTools, FileChooser):  # type: ignore[misc]
         start: str | os.PathLike[str] | None = None,
         sandbox: str | os.PathLike[str] | None = None,
         quick_roots: Mapping[str, str] | None = None,
-        root_label: str = "My Drive",
+        root_label: str = ROOT_LABEL,
         remembered: str = "",
         title: str = "",
         limit: int = DEFAULT_LIMIT,
@@ -547,9 +552,9 @@ class DriveFolderChooser(ChooserTools, FileChooser):  # type: ignore[misc]
         options: list[tuple[str, str]] = []
         if self._sandbox_path and scan.path != self._sandbox_path:
             options.append((f"{icon}{os.pardir}", os.pardir))
-        options.extend((f"{icon}{display_name(name)}", name) for name in listing.folders)
+        options.extend((f"{icon}{visible_name(name)}", name) for name in listing.folders)
         with self._quiet():
-            self._pathlist.options = [(_crumbs(p), p) for p in _subpaths(restricted)]
+            self._pathlist.options = [(self._crumbs(p), p) for p in _subpaths(restricted)]
             self._pathlist.value = restricted
             self._dircontent.options = options
             self._dircontent.value = None
@@ -561,6 +566,16 @@ class DriveFolderChooser(ChooserTools, FileChooser):  # type: ignore[misc]
             note = f"{note[:-1]} ({files})." if note else f"{files.capitalize()}."
         self.listing_note = note
         self._more_button.layout.display = _SHOWN if listing.has_more else _HIDDEN
+
+    def _crumbs(self, restricted: str) -> str:
+        """'/MyDrive/projects' -> 'Drive > My Drive > projects' (with a single angle quote): the
+        path list reads as a breadcrumb, and the root is named as its button is."""
+        path = self._sandbox_path or os.sep
+        crumbs = [self._root_label if path == self._root else "Drive"]
+        for name in (n for n in restricted.split(os.sep) if n):
+            path = os.path.join(path, name)
+            crumbs.append(self._root_label if path == self._root else visible_name(name))
+        return " \u203a ".join(crumbs)
 
     @contextlib.contextmanager
     def _quiet(self) -> Iterator[None]:

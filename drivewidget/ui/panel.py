@@ -36,7 +36,7 @@ from ..status.sample import StatusSampler
 from ..text import display_name, safe_text
 from ._compat import focus
 from .actions import ActionRunner, explain
-from .chooser import NOT_RESPONDING, DriveFolderChooser
+from .chooser import NOT_RESPONDING, ROOT_LABEL, DriveFolderChooser, visible_name
 from .chooser_extras import REMEMBERED
 from .live import DEFAULT_INTERVAL, LiveUpdater
 from .message import MessageBox
@@ -621,10 +621,13 @@ def _show(widget: widgets.DOMWidget, visible: bool) -> None:
 
 
 def _short_path(path: str, mountpoint: str, root: str) -> str:
-    """A drive folder as users know it: ``MyDrive/projects/mnist``, not the mountpoint's path."""
+    """A drive folder as users know it: ``MyDrive/projects/mnist``, not the mountpoint's path;
+    the root by the name the chooser gives it; a name with spaces at its edges quoted."""
+    if root and os.path.normpath(path) == os.path.normpath(root):
+        return ROOT_LABEL
     for base in (mountpoint, os.path.dirname(root.rstrip(os.sep))):
         if base and is_within(path, base) and path != base:
-            return display_name(os.path.relpath(path, base))
+            return "/".join(visible_name(name) for name in os.path.relpath(path, base).split(os.sep))
     return display_name(path)
 
 

@@ -41,7 +41,7 @@ _CSS = """
   box-shadow: 0 0 0 1px var(--dw-edge);
 }
 .drivewidget-panel .dw-muted { color: var(--dw-muted); }
-.drivewidget-panel code { color: var(--dw-fg); background: none; font-size: 95%; padding: 0; }
+.drivewidget-panel code { color: var(--dw-fg); background: none; font-size: 95%; padding: 0; white-space: pre-wrap; }
 .drivewidget-panel a { color: var(--dw-link); text-decoration: underline; }
 .drivewidget-panel .dw-bars { display: flex; flex-wrap: wrap; gap: 2px 14px; align-items: center; }
 .drivewidget-panel .dw-bar { display: inline-flex; align-items: center; gap: 5px; white-space: nowrap; }

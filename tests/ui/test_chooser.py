@@ -715,3 +715,27 @@ def test_a_refused_choice_stops_the_callbacks_and_is_never_announced(
     chooser.on_choose(seen.append)
     assert chooser.select("with space") is None and "refused by the host" in chooser.error
     assert seen == [] and chooser.chosen == str(drive / "project")
+
+
+def test_the_root_has_one_name_and_edge_spaces_show(chooser: DriveFolderChooser, drive: Path) -> None:
+    """The root is "My Drive" on its button and in the breadcrumb; a name that starts or ends
+    with a space is quoted (a list option and a path drop edge spaces: " a" would read "a")."""
+    (drive / " lead").mkdir()
+    open_dialog(chooser)
+    assert chooser._pathlist.options[0][0] == "My Drive" and "My Drive" in chooser.quick_roots
+    labels = [label for label, _value in chooser._dircontent.options]
+    assert any(label.endswith('" lead"') for label in labels), labels
+    chooser.browse(" lead")
+    assert chooser._pathlist.options[0][0] == 'My Drive \u203a " lead"'
+
+
+def test_a_shared_drives_sandbox_names_the_root_in_the_breadcrumb(tmp_path: Path) -> None:
+    """Colab's tree: <mp>/MyDrive beside <mp>/Shareddrives; the breadcrumb says Drive > My Drive."""
+    (tmp_path / "mp" / "MyDrive" / "projects").mkdir(parents=True)
+    (tmp_path / "mp" / "Shareddrives").mkdir()
+    chooser = DriveFolderChooser(tmp_path / "mp" / "MyDrive", cache=ListingCache(), timeout=2.0)
+    try:
+        chooser.browse("projects")
+        assert chooser._pathlist.options[0][0] == "Drive \u203a My Drive \u203a projects"
+    finally:
+        chooser.close()

@@ -637,3 +637,14 @@ def test_the_chooser_opens_at_the_working_folder_set_from_code(panel: DrivePanel
     panel.change_button.click()
     assert panel.chooser.current == os.path.join(panel.controller.root, "project")
     assert panel.message.level != "error"
+
+
+def test_the_state_line_names_the_root_as_the_chooser_does(panel: DrivePanel) -> None:
+    click(panel, "mount_button")
+    panel.select(panel.controller.root)
+    assert (
+        "<code" in panel.cwd_view.value and ">My Drive</code>" in panel.cwd_view.value
+    )  # not the folder's name
+    os.mkdir(os.path.join(panel.controller.root, " lead "))
+    panel.select(" lead ")
+    assert "&quot; lead &quot;" in panel.cwd_view.value  # the spaces at its edges are seen
