@@ -21,7 +21,7 @@ import ipywidgets as widgets
 from ..controller import DriveController
 from ..errors import DriveError, from_os_error
 from ..sync import SyncJob, adopt_jobs, keep_synced
-from ..text import format_duration, printable
+from ..text import display_name, format_duration, printable
 from .actions import Report, explain
 from .tree import close_tree
 
@@ -34,6 +34,8 @@ __all__ = ["DEFAULT_LOCAL", "SHORT_TIME_LEFT", "SyncView", "sync_section"]
 DEFAULT_LOCAL = "/content/run" if os.path.isdir("/content") else "~/run"
 SHORT_TIME_LEFT = 30 * 60.0
 """Seconds of Colab runtime left below which the section warns and offers "Sync now"."""
+EVERY_RANGE = (5, 24 * 3600)
+"""Seconds between passes the panel accepts (a value outside is refused in words, not clamped)."""
 
 
 def sync_section(panel: DrivePanel) -> SyncView:
@@ -51,6 +53,10 @@ class SyncView(widgets.VBox):  # type: ignore[misc]
         self._report = report
         self.job: SyncJob | None = None
         self._stopping = False
+        self._create_asked = ""  # a missing local folder the user was asked about (click again: create)
+        self._shown_paths: dict[
+            str, str
+        ] = {}  # text shown in a box -> the real path (names may not be UTF-8)
         self._warned_time_left = False
         self.local_box = widgets.Text(
             placeholder=f"Local folder your run writes (e.g. {DEFAULT_LOCAL})",
@@ -60,14 +66,15 @@ class SyncView(widgets.VBox):  # type: ignore[misc]
             placeholder="Drive folder (default: the working folder)",
             layout=widgets.Layout(flex="1 1 auto", width="auto"),
         )
-        self.every_box = widgets.BoundedIntText(
-            value=60, min=5, max=24 * 3600, description="every (s)", layout=widgets.Layout(width="150px")
+        self.every_box = widgets.IntText(
+            value=60, description="every (s)", layout=widgets.Layout(width="150px")
         )
         self.toggle = widgets.ToggleButton(
             value=False,
             description="Keep in sync",
             icon="refresh",
-            tooltip="Copy the local folder to the drive every few seconds while your run writes it",
+            tooltip="While your run writes the local folder, copy what changed to the drive at each interval "
+            "(each file once it stops changing)",
             layout=widgets.Layout(width="auto"),
         )
         self.sync_now_button = widgets.Button(
@@ -96,15 +103,36 @@ class SyncView(widgets.VBox):  # type: ignore[misc]
     def start(self) -> SyncJob | None:
         """Start (or find the running) job for the folders in the boxes."""
         ctrl = self.controller
-        local = os.path.expanduser(self.local_box.value.strip() or DEFAULT_LOCAL)
-        drive_folder = self.drive_box.value.strip() or self._default_drive_folder()
+        typed = self.local_box.value.strip()
+        if not typed:
+            self._report(f"Type the local folder your run writes (for example {DEFAULT_LOCAL}).", "warning")
+            return None
+        local = os.path.expanduser(self._shown_paths.get(typed, typed))
+        drive_folder = self.drive_box.value.strip()
+        drive_folder = self._shown_paths.get(drive_folder, drive_folder) or self._default_drive_folder()
         if not drive_folder:
             self._report(
                 "Choose a folder on the mounted drive (or type one) to keep in sync into.", "warning"
             )
             return None
+        every, (low, high) = self.every_box.value, EVERY_RANGE
+        if not low <= every <= high:
+            self._report(
+                f"'every' must be between {low} s and {format_duration(high)}; {every} s is not.", "warning"
+            )
+            return None
+        created = not os.path.lexists(local)
+        if created and self._create_asked != local:  # a typo must not quietly sync an empty folder
+            self._create_asked = local
+            self._report(
+                f"{printable(local)} does not exist. Click Keep in sync again to create it and keep it in sync, "
+                "or correct the path.",
+                "warning",
+            )
+            return None
+        self._create_asked = ""
         try:
-            job = keep_synced(ctrl, local, drive_folder, every=float(self.every_box.value))
+            job = keep_synced(ctrl, local, drive_folder, every=float(every))
         except (DriveError, ValueError) as exc:
             self._report(explain(exc), "error")
             return None
@@ -113,7 +141,9 @@ class SyncView(widgets.VBox):  # type: ignore[misc]
             return None
         self._attach(job)
         self._report(
-            f"Keeping {printable(job.local)} synced to {printable(job.dest)} every {job.every:g} s.", "info"
+            f"{f'Created {printable(job.local)}. ' if created else ''}"
+            f"Keeping {printable(job.local)} synced to {printable(job.dest)} every {job.every:g} s.",
+            "info",
         )
         self._warned_time_left = False
         return job
@@ -194,10 +224,17 @@ class SyncView(widgets.VBox):  # type: ignore[misc]
         self._detach()
         self.job = job
         job.observe(self._on_job, names=["state", "last_synced", "pending", "error"])
-        self.local_box.value = job.local
-        self.drive_box.value = job.dest
-        self.every_box.value = int(max(self.every_box.min, min(self.every_box.max, round(job.every))))
+        self.local_box.value = self._show(job.local)
+        self.drive_box.value = self._show(job.dest)
+        self.every_box.value = round(job.every)
         self._render()
+
+    def _show(self, path: str) -> str:
+        """``path`` as text a browser can receive (remembered, so the real path is used again)."""
+        shown = display_name(path)
+        if shown != path:
+            self._shown_paths[shown] = path
+        return shown
 
     def _detach(self) -> None:
         if self.job is not None:
@@ -221,7 +258,7 @@ class SyncView(widgets.VBox):  # type: ignore[misc]
         if self.toggle.value != running and not self._stopping:
             self.toggle.value = running  # fires _toggled, which sees nothing to do
         self.toggle.icon = "check" if running else "refresh"
-        self.local_box.disabled = self.drive_box.disabled = running
+        self.local_box.disabled = self.drive_box.disabled = self.every_box.disabled = running
         self.sync_now_button.disabled = not running
         if job is None:
             self.status.value = (

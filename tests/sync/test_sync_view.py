@@ -103,6 +103,8 @@ def test_a_local_folder_that_cannot_be_made_is_a_message(mounted: DriveControlle
     view = SyncView(mounted, messages)
     (local / "a-file").write_text("")
     start(view, local / "a-file" / "run")
+    assert messages[-1][1] == "warning" and "does not exist. Click Keep in sync again" in messages[-1][0]
+    view.toggle.value = True  # yes, create it
     assert not view.toggle.value and view.job is None
     assert messages[-1][1] == "error" and "is a file, not a folder" in messages[-1][0]
     assert "Unexpected problem" not in messages[-1][0]
@@ -142,3 +144,61 @@ def test_the_panel_offers_keep_in_sync_under_more(mounted: DriveController, loca
         assert view.job is not None and mounted.sync_jobs == [view.job]
     finally:
         panel.close()
+
+
+def test_nothing_is_started_on_a_folder_the_user_did_not_name(mounted: DriveController, local: Path) -> None:
+    """Browser review: an empty local box started syncing ~/run, and a mistyped folder was
+    created and reported as 'Watching', while the run wrote somewhere else."""
+    messages = Messages()
+    view = SyncView(mounted, messages)
+    view.drive_box.value = "project/run"
+    view.toggle.value = True
+    assert not view.toggle.value and view.job is None and "Type the local folder" in messages[-1][0]
+    typo = local / "nope" / "deeper"
+    start(view, typo)
+    assert not view.toggle.value and view.job is None and not typo.exists()
+    assert "does not exist" in messages[-1][0] and messages[-1][1] == "warning"
+    view.toggle.value = True  # asked, and clicked again: made, and said so
+    job = view.job
+    assert job is not None and typo.is_dir() and messages[-1][0].startswith(f"Created {typo}.")
+    job.stop(flush=False)
+    view.close()
+
+
+@pytest.mark.parametrize("every", [0, -5, 10**12])
+def test_an_interval_out_of_range_is_refused_in_words(
+    mounted: DriveController, local: Path, every: int
+) -> None:
+    messages = Messages()
+    view = SyncView(mounted, messages)
+    start(view, local, every=every)
+    assert view.job is None and not view.toggle.value
+    assert "'every' must be between 5 s and" in messages[-1][0] and view.every_box.value == every
+    view.close()
+
+
+def test_an_undecodable_drive_folder_is_shown_escaped_and_used_as_it_is(
+    mounted: DriveController, local: Path
+) -> None:
+    """Attack review: a drive folder whose name is not UTF-8 went into the box as it was, and
+    the widget's state could not be sent to the browser. The box shows it escaped; starting
+    again from the box still syncs into the real folder."""
+    import json
+    import os
+
+    raw = os.path.join(os.fsencode(mounted.root), b"run-\xff")
+    os.mkdir(raw)
+    mounted.chdir(os.fsdecode(raw))
+    view = SyncView(mounted, Messages())
+    view.local_box.value = str(local)
+    view.toggle.value = True
+    job = view.job
+    assert job is not None and job.dest == os.fsdecode(raw)
+    for widget in (view.local_box, view.drive_box, view.status):
+        json.dumps(widget.get_state(), ensure_ascii=False, default=str).encode("utf-8")
+    assert view.drive_box.value.endswith("run-\\xff")
+    job.stop(flush=True)
+    view.toggle.value = True  # again, from what the box shows
+    assert view.job is not None and view.job.dest == os.fsdecode(raw)
+    view.job.stop(flush=False)
+    view.close()
