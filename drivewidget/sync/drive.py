@@ -22,6 +22,7 @@ from ..errors import DISCONNECTED_ERRNOS, DriveError
 from ..status.mounttable import find_mount
 from ..status.probe import probe_dir
 from ..timeouts import REFRESH_TIMEOUT
+from ..transfer.drive import unconfirmed_text
 
 __all__ = [
     "ControllerDrive",
@@ -110,11 +111,7 @@ class ControllerDrive:
     def confirm_uploads(self, progress: Progress) -> str:
         backend = self.controller.backend
         if not backend.confirms_uploads:
-            return (
-                f"{backend.label} uploads in the background and can confirm it only by unmounting. "
-                "Click Unmount (or call ctrl.unmount()) before the runtime is recycled to be sure "
-                "the files reached the cloud."
-            )
+            return unconfirmed_text(backend)
         try:
             backend.flush(self.controller.mountpoint, progress)
         except DriveError as exc:

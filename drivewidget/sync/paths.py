@@ -8,18 +8,10 @@ from .._env import current_dir
 from ..errors import InvalidPath
 from ..status.mounttable import is_within
 from ..text import printable
+from ..userpaths import given_path
 from .drive import SyncDrive
 
 __all__ = ["drive_target", "local_folder"]
-
-
-def _clean(path: str | os.PathLike[str], what: str) -> str:
-    raw = os.fsdecode(path) if isinstance(path, bytes) else os.fspath(path)
-    if not raw.strip():
-        raise InvalidPath(f"No path given for {what}.")
-    if "\0" in raw:
-        raise InvalidPath(f"The path given for {what} contains a NUL character, which no file name can hold.")
-    return os.path.expanduser(raw)
 
 
 def drive_target(drive: SyncDrive, drive_folder: str | os.PathLike[str]) -> tuple[str, str]:
@@ -27,7 +19,7 @@ def drive_target(drive: SyncDrive, drive_folder: str | os.PathLike[str]) -> tupl
     its mountpoint for folders beside the root such as Colab's Shared drives) and the path
     below it, walked without following links. Relative paths start at the root."""
     what = "the drive folder to keep synced"
-    raw = _clean(drive_folder, what)
+    raw = given_path(drive_folder, what)
     root, mountpoint = drive.root, drive.mountpoint
     target = os.path.normpath(raw if os.path.isabs(raw) else os.path.join(root, raw))
     for base in (root, mountpoint):
@@ -42,7 +34,7 @@ def drive_target(drive: SyncDrive, drive_folder: str | os.PathLike[str]) -> tupl
 def local_folder(drive: SyncDrive, local: str | os.PathLike[str]) -> str:
     """The local folder as an absolute path with links resolved; it must be off the drive."""
     what = "the local folder to keep synced"
-    raw = _clean(local, what)
+    raw = given_path(local, what)
     if not os.path.isabs(raw) and not current_dir():
         raise InvalidPath(
             f"The working directory was deleted, so the relative path {printable(raw)} means nothing: "

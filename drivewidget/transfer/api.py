@@ -46,7 +46,7 @@ from ..status.probe import bounded
 from ..text import printable
 from ..timeouts import FS_TIMEOUT
 from ..userpaths import given_path, names_the_drive
-from .drive import Drive
+from .drive import Drive, unconfirmed_text
 from .engine import copy_engine
 from .handle import DoneCallback, ProgressCallback, Transfer
 from .handle import active_transfers as _active_transfers
@@ -187,11 +187,7 @@ def start_sync_back(
         if not flush or transfer.stopping or not transfer.progress.files_copied:
             return
         if not backend.confirms_uploads:
-            transfer.note_upload_unconfirmed(
-                f"{backend.label} uploads in the background and can confirm it only by unmounting. "
-                "Click Unmount (or call ctrl.unmount()) before the runtime is recycled to be sure "
-                "the files reached the cloud."
-            )
+            transfer.note_upload_unconfirmed(unconfirmed_text(backend))
             return
         transfer.set_phase("flushing")
         transfer.note_message("waiting for the drive to upload the copied files...")

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from ..holds import Guard
 
-__all__ = ["Drive", "HoldRegistry", "Uploader"]
+__all__ = ["Drive", "HoldRegistry", "Uploader", "unconfirmed_text"]
 
 
 class Uploader(Protocol):
@@ -27,6 +27,15 @@ class Uploader(Protocol):
 
     def flush(self, mountpoint: str, progress: Callable[[str], None] = ...) -> None:
         """Return once what was written has reached the cloud (raise a DriveError if it cannot)."""
+
+
+def unconfirmed_text(uploader: Uploader) -> str:
+    """What to tell the user when the backend cannot confirm that copied files were uploaded."""
+    return (
+        f"{uploader.label} uploads in the background and can confirm it only by unmounting. "
+        "Click Unmount (or call ctrl.unmount()) before the runtime is recycled to be sure "
+        "the files reached the cloud."
+    )
 
 
 class HoldRegistry(Protocol):
