@@ -320,7 +320,7 @@ class DriveController(HasTraits):
 
     @property
     def sync_jobs(self) -> list[_sync.SyncJob]:
-        """The running keep-synced jobs of this drive."""
+        """The running keep-synced jobs this controller holds: its unmount makes their final pass."""
         return _sync.sync_jobs(self)
 
     def set_backend(self, backend: Backend) -> None:
