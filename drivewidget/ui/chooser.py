@@ -47,16 +47,53 @@ CHOOSE_SHOWN = "Choose this folder"
 """The commit button's text while browsing (the label says which folder that is)."""
 
 CHOOSER_CLASS = "dw-folder-chooser"
+_LIST_KEYS_JS = """(function(img){
+var n=0;
+function keys(sel){
+  if(sel.getAttribute('data-dw-keys')){return;}
+  sel.setAttribute('data-dw-keys','1');
+  var keyed=false,pending=false;
+  function open(){pending=false;sel.dispatchEvent(new Event('change',{bubbles:true}));}
+  sel.addEventListener('keydown',function(e){
+    if(e.key==='Enter'){
+      if(pending&&sel.selectedIndex>=0){e.preventDefault();e.stopPropagation();open();}
+      return;
+    }
+    keyed=e.key.length===1||/^(Arrow|Home|End|Page)/.test(e.key);
+    if(keyed){e.stopPropagation();}
+  },true);
+  sel.addEventListener('mousedown',function(){keyed=false;},true);
+  sel.addEventListener('change',function(e){
+    if(keyed){keyed=false;pending=true;e.stopImmediatePropagation();}else{pending=false;}
+  },true);
+  sel.addEventListener('click',function(){if(pending&&sel.selectedIndex>=0){open();}});
+}
+(function f(){
+  var root=img.closest('.dw-folder-chooser');
+  var lists=root?root.querySelectorAll('select'):[];
+  lists.forEach(function(s){
+    s.setAttribute('data-lm-suppress-shortcuts','true');
+    if(s.size>1){keys(s);}
+  });
+  if(lists.length<2&&n++<100){setTimeout(f,100);}
+})();
+})(this)"""
 _KEEP_KEYS = (
-    "<img src='data:,' alt='' hidden onerror=\"(function(img){var n=0;(function f(){"
-    "var root=img.closest('.dw-folder-chooser');var lists=root?root.querySelectorAll('select'):[];"
-    "lists.forEach(function(s){s.setAttribute('data-lm-suppress-shortcuts','true');});"
-    'if(lists.length<2&&n++<100){setTimeout(f,100);}})();})(this)">'
+    "<img src='data:,' alt='' hidden onerror=\""
+    + html.escape(" ".join(line.strip() for line in _LIST_KEYS_JS.splitlines()), quote=True)
+    + '">'
 )
-"""Marks the chooser's lists so JupyterLab / Notebook 7 (Lumino) leave their keys alone:
-without it ArrowDown in the folder list moves the notebook's cell selection instead. Plain
-widgets cannot set a DOM attribute, so this image-less ``onerror`` does, once rendered;
-other front ends ignore the attribute."""
+"""Keys in the chooser's lists, set once they are rendered (plain widgets cannot touch the
+DOM, so an image-less ``onerror`` does; a front end that drops it keeps the plain lists):
+
+- they are marked so JupyterLab / Notebook 7 (Lumino) leave their keys alone (without it
+  ArrowDown in the folder list moved the notebook's cell selection), and navigation keys do
+  not bubble to a notebook's own keyboard handler (Notebook 6);
+- in the folder list a key (arrows, Home/End, PageUp/PageDown, typing a name's first
+  letters) only moves the highlight, and Enter (or a click on it) opens the highlighted
+  folder: ipyfilechooser opens a folder on every change of selection, so ArrowDown opened
+  the first folder and no keyboard could reach a middle one. A click opens at once, as before.
+"""
 _SHOWN: None = None  # layout.display value that shows a widget
 _HIDDEN = "none"
 

@@ -325,12 +325,11 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         chooser.open_dialog()  # the error, if any, stays said until the next good move
 
     def change_folder(self) -> None:
-        """The Change folder button (and Copy to local disk's): the chooser replaces line one (and this button), so the
-        focus goes to its path box, the keyboard's way to a folder (in the list an arrow key
-        opens the folder it lands on: ipyfilechooser navigates on every selection)."""
+        """The Change folder button (and Copy to local disk's): the chooser replaces line one
+        (and this button), so the focus goes to its folder list (arrows move, Enter opens)."""
         self.open_chooser()
         if self.chooser.dialog_open:
-            focus(self.chooser._path_box)
+            focus(self.chooser._dircontent)
 
     def _focus_after_chooser(self) -> None:
         """Choose or Cancel closed the chooser (and hid the focused button): back to line one."""

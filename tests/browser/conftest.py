@@ -590,11 +590,6 @@ class PanelUI:
         """The folder chooser's list of folders (an ipywidgets Select: a listbox <select>)."""
         return self.root.locator(".widget-gridbox .widget-select select")
 
-    @property
-    def path_box(self) -> Any:
-        """The folder chooser's box for a folder's name or path."""
-        return self.root.locator(".dw-folder-chooser input[placeholder*='path']")
-
 
 @pytest.fixture
 def open_notebook(page: Any, page_errors: list[str]) -> Iterator[Callable[[JupyterServer, str], NotebookUI]]:

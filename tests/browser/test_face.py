@@ -227,11 +227,26 @@ def test_face_in_lab(
     results["axe_light_mounted"] = measure.violations()
     shot("mounted-light", panel.root)
 
-    # The chooser replaces line one, short, and takes the focus (its path box: the keyboard's
-    # way to a folder); arrow keys stay in its folder list.
+    # The chooser replaces line one, short, and its folder list takes the focus; there an arrow
+    # key only moves the highlight (ipyfilechooser opened the folder it landed on) and Enter
+    # opens the highlighted folder.
     page.keyboard.press("Enter")
     expect(panel.folder_list).to_be_visible()
-    expect(panel.path_box).to_be_focused()
+    expect(panel.folder_list).to_be_focused()
+    crumb = panel.root.locator(".dw-folder-chooser .widget-dropdown select")
+    shown = "(s) => s.options[s.selectedIndex] ? s.options[s.selectedIndex].text : ''"
+    at_root = crumb.evaluate(shown)
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    page.wait_for_timeout(800)  # a round trip to the kernel, were the folder opened
+    results["arrows_opened_nothing"] = crumb.evaluate(shown) == at_root
+    highlighted = panel.folder_list.evaluate("(s) => (s.options[s.selectedIndex] || {value: ''}).value")
+    assert results["arrows_opened_nothing"] and highlighted, "an arrow key in the folder list opened a folder"
+    before = crumb.evaluate("(s) => s.value")
+    page.keyboard.press("Enter")
+    expect(crumb).not_to_have_value(before)
+    results["enter_opened"] = crumb.evaluate(shown)
+    expect(panel.folder_list).to_be_focused()  # still in the list, one level down
     expect(panel.state).to_be_hidden()
     results["height_chooser"] = measure.height()
     results["axe_light_chooser"] = measure.violations()
@@ -319,6 +334,7 @@ def test_face_in_lab(
     assert results["tabs_to_mount"] <= MAX_TABS, results["tabs_to_mount"]
     assert results["focus_ring_px"] >= 2 and results["focus_ring_list_px"] >= 2, results
     assert results["arrow_kept_in_list"], "ArrowDown in the folder list left it (JupyterLab took the key)"
+    assert results["enter_opened"].startswith(at_root) and results["enter_opened"] != at_root, results
     nb.assert_no_page_errors()
 
 

@@ -166,9 +166,15 @@ def test_panel_workflow_in_classic_notebook6(
         assert external.in_mount_table()
         shot("mounted")
 
-        # 4. Choose a folder by clicking in the chooser.
+        # 4. Choose a folder by clicking in the chooser. An arrow key in its list only moves
+        #    the highlight (ipyfilechooser opened the folder it landed on), here too.
         panel.button("Change folder").click()
         expect(_option(panel, "projects")).to_be_visible()
+        panel.folder_list.focus()
+        panel.folder_list.press("ArrowDown")
+        nb.page.wait_for_timeout(800)  # a round trip to the kernel, were the folder opened
+        expect(_option(panel, "projects")).to_be_visible()  # still at the root
+        expect(_option(panel, "..")).to_have_count(0)
         _option(panel, "projects").click()
         expect(_option(panel, "mnist")).to_be_visible()
         _option(panel, "mnist").click()

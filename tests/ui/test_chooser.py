@@ -286,9 +286,10 @@ def test_path_box(chooser: DriveFolderChooser, drive: Path) -> None:
 
 
 def test_the_path_box_is_the_keyboard_route_to_a_folder(chooser: DriveFolderChooser, drive: Path) -> None:
-    """In the folder list an arrow key opens the folder it lands on (ipyfilechooser navigates
-    on every selection), so the box above it is how a keyboard reaches a folder: it says a
-    folder's name works, and a name opens that folder of the one shown."""
+    """Where a front end does not run the list's key script, an arrow key in the list opens
+    the folder it lands on (ipyfilechooser navigates on every selection), and the box above
+    it is how a keyboard reaches a folder: it says a folder's name works, and a name opens
+    that folder of the one shown."""
     open_dialog(chooser)
     assert "folder name" in chooser._path_box.placeholder
     chooser._path_box.value = "project"

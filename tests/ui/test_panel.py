@@ -558,7 +558,7 @@ def test_keyboard_focus_follows_the_next_action(panel: DrivePanel, focused: list
     click(panel, "mount_button")
     assert focused[-1] is panel.change_button
     panel.change_button.click()
-    assert panel.chooser.dialog_open and focused[-1] is panel.chooser._path_box
+    assert panel.chooser.dialog_open and focused[-1] is panel.chooser._dircontent
     panel.chooser._cancel.click()
     assert focused[-1] is panel.change_button
     click(panel, "unmount_button")
