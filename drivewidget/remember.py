@@ -24,7 +24,8 @@ TIMEOUT = SETTINGS_TIMEOUT
 
 @dataclass(frozen=True)
 class Offer:
-    """What to offer after a mount: the remembered folder (absolute) and a note for the user."""
+    """What to offer after a mount: the remembered folder (absolute), or a note saying why a
+    remembered folder was dropped (how to offer a folder is the face's wording)."""
 
     folder: str = ""
     note: str = ""
@@ -79,7 +80,7 @@ def remembered_folder(ctrl: DriveController) -> Offer:
             if exc.errno not in (errno.EXDEV, errno.ELOOP):
                 raise  # the drive failed: say nothing rather than something wrong
             return Offer("", f"Ignored the remembered folder {shown}: it leads outside the drive.")
-        return Offer(folder, f"Last time you worked in {shown}: choose it under 'Remembered'.")
+        return Offer(folder)
 
     result = bounded(ctrl.mountpoint, load, TIMEOUT)
     return result.value if result.ok and result.value is not None else Offer()

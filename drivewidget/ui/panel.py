@@ -496,8 +496,7 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
             self._remembered = offer.folder
             if self._chooser is not None:
                 self._chooser.set_remembered(offer.folder)
-            # The offer names the chooser's button, so the panel words it; and says nothing
-            # when the kernel already works there (the state line shows the folder).
+            # Said nothing when the kernel already works there (the state line shows the folder).
             here = bool(ctrl.cwd) and os.path.normpath(ctrl.cwd) == os.path.normpath(offer.folder)
             self._mount_note = (
                 ""
