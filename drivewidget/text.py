@@ -25,6 +25,7 @@ import os
 __all__ = [
     "DISCONNECTED",
     "NOT_RESPONDING",
+    "ROOT_LABEL",
     "display_name",
     "format_bytes",
     "format_duration",
@@ -33,6 +34,7 @@ __all__ = [
     "safe_text",
     "stale_text",
     "state_text",
+    "visible_name",
 ]
 
 NOT_RESPONDING = "not responding"
@@ -181,3 +183,14 @@ def safe_text(text: str) -> str:
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     except UnicodeEncodeError:  # a lone surrogate that is not an escape
         return text.encode("utf-8", "backslashreplace").decode("ascii")
+
+
+ROOT_LABEL = "My Drive"
+"""What the panel calls the drive's root folder: its quick-root button, its crumb, the state line."""
+
+
+def visible_name(name: str) -> str:
+    """A folder name fit for the page, quoted when it starts or ends with a space: a list
+    option and a line of text drop such spaces, and ' data' would read as 'data'."""
+    shown = display_name(name)
+    return f'"{shown}"' if name != name.strip() else shown

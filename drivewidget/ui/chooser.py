@@ -30,9 +30,11 @@ from .. import folders
 from ..errors import DriveError, InvalidPath
 from ..folders import DEFAULT_LIMIT, ListingCache, Scan, make_listing, shared_cache
 from ..status.mounttable import is_within
-from ..text import display_name
+from ..text import ROOT_LABEL, display_name, visible_name
 from ..timeouts import FS_TIMEOUT
-from .chooser_extras import NOT_RESPONDING, ChooserTools
+from .chooser_extras import NOT_RESPONDING, ChooserTools, subpaths
+from .list_keys import KEEP_KEYS
+from .tree import close_tree
 
 __all__ = ["DEFAULT_TIMEOUT", "NOT_RESPONDING", "DriveFolderChooser"]
 
@@ -47,76 +49,8 @@ CHOOSE_SHOWN = "Choose this folder"
 """The commit button's text while browsing (the label says which folder that is)."""
 
 CHOOSER_CLASS = "dw-folder-chooser"
-_LIST_KEYS_JS = """(function(img){
-var n=0;
-function keys(sel){
-  if(sel.getAttribute('data-dw-keys')){return;}
-  sel.setAttribute('data-dw-keys','1');
-  var keyed=false,pending=false;
-  function open(){pending=false;sel.dispatchEvent(new Event('change',{bubbles:true}));}
-  sel.addEventListener('keydown',function(e){
-    if(e.key==='Enter'){
-      if(pending&&sel.selectedIndex>=0){e.preventDefault();e.stopPropagation();open();}
-      return;
-    }
-    keyed=e.key.length===1||/^(Arrow|Home|End|Page)/.test(e.key);
-    if(keyed){e.stopPropagation();}
-  },true);
-  sel.addEventListener('mousedown',function(){keyed=false;},true);
-  sel.addEventListener('change',function(e){
-    if(keyed){keyed=false;pending=true;e.stopImmediatePropagation();}else{pending=false;}
-  },true);
-  sel.addEventListener('click',function(){if(pending&&sel.selectedIndex>=0){open();}});
-}
-(function f(){
-  var root=img.closest('.dw-folder-chooser');
-  var lists=root?root.querySelectorAll('select'):[];
-  lists.forEach(function(s){
-    s.setAttribute('data-lm-suppress-shortcuts','true');
-    if(s.size>1){keys(s);}
-  });
-  if(lists.length<2&&n++<100){setTimeout(f,100);}
-})();
-})(this)"""
-_KEEP_KEYS = (
-    "<img src='data:,' alt='' hidden onerror=\""
-    + html.escape(" ".join(line.strip() for line in _LIST_KEYS_JS.splitlines()), quote=True)
-    + '">'
-)
-"""Keys in the chooser's lists, set once they are rendered (plain widgets cannot touch the
-DOM, so an image-less ``onerror`` does; a front end that drops it keeps the plain lists):
-
-- they are marked so JupyterLab / Notebook 7 (Lumino) leave their keys alone (without it
-  ArrowDown in the folder list moved the notebook's cell selection), and navigation keys do
-  not bubble to a notebook's own keyboard handler (Notebook 6);
-- in the folder list a key (arrows, Home/End, PageUp/PageDown, typing a name's first
-  letters) only moves the highlight, and Enter (or a click on it) opens the highlighted
-  folder: ipyfilechooser opens a folder on every change of selection, so ArrowDown opened
-  the first folder and no keyboard could reach a middle one. A click opens at once, as before.
-"""
 _SHOWN: None = None  # layout.display value that shows a widget
 _HIDDEN = "none"
-
-
-ROOT_LABEL = "My Drive"
-"""What the panel calls the drive's root folder: its quick-root button, its crumb, the state line."""
-
-
-def visible_name(name: str) -> str:
-    """A folder name fit for the page, quoted when it starts or ends with a space: a list
-    option and a line of text drop such spaces, and ' data' would read as 'data'."""
-    shown = display_name(name)
-    return f'"{shown}"' if name != name.strip() else shown
-
-
-def _subpaths(restricted: str) -> list[str]:
-    """'/a/b' -> ['/a/b', '/a', '/'] by text alone (ipyfilechooser's version stats the path)."""
-    paths = [restricted]
-    head, tail = os.path.split(restricted)
-    while tail:
-        paths.append(head)
-        head, tail = os.path.split(head)
-    return paths
 
 
 class DriveFolderChooser(ChooserTools, FileChooser):  # type: ignore[misc]
@@ -193,7 +127,7 @@ class DriveFolderChooser(ChooserTools, FileChooser):  # type: ignore[misc]
         self._default_path = ""
         self._dircontent.rows = 7
         self.add_class(CHOOSER_CLASS)
-        self._title.value = f"{html.escape(title)}{_KEEP_KEYS}"
+        self._title.value = f"{html.escape(title)}{KEEP_KEYS}"
 
         self._build_extras()
         self.observe(self._on_disabled, names=["disabled", "read_only"])
@@ -359,8 +293,8 @@ class DriveFolderChooser(ChooserTools, FileChooser):  # type: ignore[misc]
 
     def close(self) -> None:
         """Close this widget and all the widgets it is made of."""
-        for widget in _descendants(self):
-            widget.close()
+        for child in self.children:
+            close_tree(child)
         super().close()
 
     # -- FileChooser properties whose setters validate paths without a deadline -----
@@ -538,16 +472,6 @@ class DriveFolderChooser(ChooserTools, FileChooser):  # type: ignore[misc]
         if change["name"] == "disabled" and change["new"]:
             self._close_dialog()
 
-    def _on_filter(self, _change: Mapping[str, Any]) -> None:
-        self._page_limit = self._limit
-        if self._scan is not None:
-            self._render(self._scan, from_cache=True)
-
-    def _on_more(self, _button: object) -> None:
-        self._page_limit += self._limit
-        if self._scan is not None:
-            self._render(self._scan, from_cache=True)
-
     def _try_show(self, path: str, refresh: bool = False) -> bool:
         """Show ``path``; on failure the reason is in ``message`` and False is returned."""
         try:
@@ -591,7 +515,7 @@ class DriveFolderChooser(ChooserTools, FileChooser):  # type: ignore[misc]
             options.append((f"{icon}{os.pardir}", os.pardir))
         options.extend((f"{icon}{visible_name(name)}", name) for name in listing.folders)
         with self._quiet():
-            self._pathlist.options = [(self._crumbs(p), p) for p in _subpaths(restricted)]
+            self._pathlist.options = [(self._crumbs(p), p) for p in subpaths(restricted)]
             self._pathlist.value = restricted
             self._dircontent.options = options
             self._dircontent.value = None
@@ -672,11 +596,3 @@ class DriveFolderChooser(ChooserTools, FileChooser):  # type: ignore[misc]
         return (
             f"DriveFolderChooser(root={self._root!r}, sandbox={self._sandbox_path!r}, chosen={self.chosen!r})"
         )
-
-
-def _descendants(widget: Widget) -> list[Widget]:
-    found: list[Widget] = []
-    for child in getattr(widget, "children", ()):
-        found.extend(_descendants(child))
-        found.append(child)
-    return found

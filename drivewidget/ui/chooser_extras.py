@@ -38,7 +38,7 @@ REMEMBERED = "Remembered folder"
 
 
 class ChooserTools:
-    """Quick roots, the path box, New folder, and the never-raise message plumbing."""
+    """Quick roots, the path box, New folder, the filter's paging, and the never-raise message plumbing."""
 
     # Set by DriveFolderChooser (declared here for type checkers).
     _root: str | None
@@ -67,6 +67,10 @@ class ChooserTools:
     _try_show: Callable[..., bool]
     _choose_callbacks: list[Callable[[str], Any]]
     _callback: Callable[..., Any] | None
+    _scan: folders.Scan | None
+    _limit: int
+    _page_limit: int
+    _render: Callable[..., None]
 
     def _build_tools(self) -> None:
         small = Layout(width="auto")
@@ -291,3 +295,25 @@ class ChooserTools:
             self._callback(self)
         except TypeError:
             self._callback()
+
+    # -- the filter box and "More" (the listing itself is the chooser's) ----------------
+
+    def _on_filter(self, _change: Mapping[str, Any]) -> None:
+        self._page_limit = self._limit
+        if self._scan is not None:
+            self._render(self._scan, from_cache=True)
+
+    def _on_more(self, _button: object) -> None:
+        self._page_limit += self._limit
+        if self._scan is not None:
+            self._render(self._scan, from_cache=True)
+
+
+def subpaths(restricted: str) -> list[str]:
+    """'/a/b' -> ['/a/b', '/a', '/'] by text alone (ipyfilechooser's version stats the path)."""
+    paths = [restricted]
+    head, tail = os.path.split(restricted)
+    while tail:
+        paths.append(head)
+        head, tail = os.path.split(head)
+    return paths

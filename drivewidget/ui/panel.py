@@ -16,7 +16,6 @@ facts) sits under "More" and, like the folder chooser, is built only when first 
 from __future__ import annotations
 
 import contextlib
-import html
 import os
 import threading
 import weakref
@@ -33,42 +32,25 @@ from ..errors import DriveError, InvalidPath
 from ..remember import remember_folder, remembered_folder
 from ..status.mounttable import is_within
 from ..status.sample import StatusSampler
-from ..text import display_name, safe_text
+from ..text import display_name
 from ._compat import focus
 from .actions import ActionRunner, explain
-from .chooser import NOT_RESPONDING, ROOT_LABEL, DriveFolderChooser, visible_name
+from .chooser import NOT_RESPONDING, DriveFolderChooser
 from .chooser_extras import REMEMBERED
 from .live import DEFAULT_INTERVAL, LiveUpdater
 from .message import MessageBox
 from .more import MoreView
 from .options import Options
 from .prelist import Prelister
+from .state_line import SAID_BY_STATE_LINE, cwd_html, state_hint, state_html
 from .status_view import GpuView, StatusView
 from .theme import PANEL_CLASS, style_widget
 from .tree import close_tree, keep_buttons_whole, resend_tree
 
-_DOT = {
-    "mounted": "var(--dw-ok)",
-    "unmounted": "var(--dw-muted)",
-    "mounting": "var(--dw-focus)",
-    "unmounting": "var(--dw-focus)",
-    "stale": "var(--dw-warn)",
-    "error": "var(--dw-full)",
-}
 BUSY_ICON = "hourglass-half"
 """The Mount/Unmount buttons' icon while busy: one Font Awesome name, as ipywidgets 7's
 button (Colab's) takes only one ("spinner spin" breaks it, and the button goes blank)."""
 MOUNT_TEXT = "Mount Drive"
-_SAID_BY_STATE_LINE = (
-    "Mounted at ",
-    "Mounting ",
-    "Unmounted",
-    "Working directory: ",
-    "Writing pending changes",
-)
-"""Controller messages whose news the state line already shows: kept in ``panel.message``
-for code to read, not shown a second time."""
-
 _default_controllers: dict[tuple[str, ...], DriveController] = {}
 """The auto-detected controller per configuration (``DrivePanel()`` run again reuses it)."""
 _panels: weakref.WeakValueDictionary[object, DrivePanel] = weakref.WeakValueDictionary()
@@ -522,7 +504,7 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
             return
         note, self._mount_note = (self._mount_note, "") if ctrl.state == "mounted" else ("", self._mount_note)
         text = "\n".join(filter(None, [ctrl.message, note]))
-        news = [line for line in text.splitlines() if line and not line.startswith(_SAID_BY_STATE_LINE)]
+        news = [line for line in text.splitlines() if line and not line.startswith(SAID_BY_STATE_LINE)]
         level = "warning" if ctrl.message_level == "warning" else ("info" if ctrl.busy or news else "success")
         # Only the news is shown: a line the state line says already is not said twice.
         self.message.show("\n".join(news) or text, level, quiet=not news)
@@ -557,7 +539,7 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
             self._chooser.disabled = state != "mounted"
             self._chooser.read_only = ctrl.readonly
         words = ctrl.describe_state() if state != "error" else "Not mounted: the last command failed"
-        hint = _state_hint(ctrl)
+        hint = state_hint(ctrl)
         if (
             mounted_like
             and self._options is not None
@@ -566,30 +548,11 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         ):
             wanted = "read-only" if self._option("readonly_box") else "writable"
             hint = f"To make the drive {wanted}, tick Force remount and click Remount."
-        hint_html = f" <span class='dw-muted'>{html.escape(hint)}</span>" if hint else ""
-        self.state_view.value = (
-            f"<span class='dw-state'><span class='dw-dot' style='--dw-dot:{_DOT[state]}' aria-hidden='true'></span>"
-            f"{html.escape(safe_text(words))}</span>{hint_html}"
-        )
+        self.state_view.value = state_html(state, words, hint)
         self._render_cwd()
 
     def _render_cwd(self, _: dict[str, Any] | None = None) -> None:
-        ctrl = self.controller
-        if not ctrl.cwd:
-            self.cwd_view.value = (
-                "· working folder: it was deleted (by a sync or another program), choose a folder"
-            )
-            return
-        full = display_name(ctrl.cwd)
-        where = html.escape(full, quote=True)
-        if ctrl.state == "mounted" and ctrl.cwd_on_drive:
-            shown = html.escape(_short_path(ctrl.cwd, ctrl.mountpoint, ctrl.root))
-            fate = "mounted read-only: nothing can be saved here" if ctrl.readonly else "saved on the drive"
-            self.cwd_view.value = f"· <code title='{where}'>{shown}</code> · <span>{fate}</span>"
-        else:
-            # On Colab the VM's disk is wiped at a reset; a machine of your own keeps its files.
-            fate = "are lost when the VM resets" if self._colab else "stay on this machine, not on the drive"
-            self.cwd_view.value = f"— files in <code title='{where}'>{html.escape(full)}</code> {fate}"
+        self.cwd_view.value = cwd_html(self.controller, colab=self._colab)
 
     def close(self) -> None:
         """Stop live updates, background listings and observers, and close every widget.
@@ -616,22 +579,3 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
 
 def _show(widget: widgets.DOMWidget, visible: bool) -> None:
     widget.layout.display = None if visible else "none"
-
-
-def _short_path(path: str, mountpoint: str, root: str) -> str:
-    """A drive folder as users know it: ``MyDrive/projects/mnist``, not the mountpoint's path;
-    the root by the name the chooser gives it; a name with spaces at its edges quoted."""
-    if root and os.path.normpath(path) == os.path.normpath(root):
-        return ROOT_LABEL
-    for base in (mountpoint, os.path.dirname(root.rstrip(os.sep))):
-        if base and is_within(path, base) and path != base:
-            return "/".join(visible_name(name) for name in os.path.relpath(path, base).split(os.sep))
-    return display_name(path)
-
-
-def _state_hint(ctrl: DriveController) -> str:
-    if ctrl.state == "stale":
-        return "Click Unmount to clear the broken mount, then Mount again."
-    if ctrl.state == "error":
-        return "Fix the problem below and click Mount Drive to try again."
-    return ""
