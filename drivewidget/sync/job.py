@@ -29,11 +29,12 @@ from ..text import format_duration, printable
 from ..transfer.handle import Transfer
 from ..transfer.options import TransferResult
 from ..transfer.pool import STUCK_GRACE
+from .deletes import kept_changed_text
 from .drive import SyncDrive
 from .drive_side import temp_tag
 from .ledger import Ledger
 from .options import SyncOptions
-from .syncpass import PassRequest, SyncPass, kept_changed_text
+from .syncpass import PassRequest, SyncPass
 from .watcher import Watcher
 
 __all__ = ["STATES", "SyncJob"]

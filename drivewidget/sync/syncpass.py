@@ -27,7 +27,6 @@ What the pass could not finish (files still being written, failures) is returned
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import stat
@@ -40,13 +39,14 @@ from typing import TypeVar
 
 from ..errors import DISCONNECTED_ERRNOS as _DISCONNECTED
 from ..errors import NO_SPACE_ERRNOS as _NO_SPACE
-from ..errors import DriveError, InvalidPath, StaleMount
+from ..errors import DriveError, InvalidPath, StaleMount, from_os_error
 from ..text import printable
-from ..transfer.errors import NotEnoughSpace, TransferError
+from ..transfer.errors import TransferError
 from ..transfer.files import CHUNK, NEWER_TOLERANCE_NS, same_mtime
 from ..transfer.handle import Transfer
 from ..transfer.pool import STUCK_GRACE, Pool
 from . import local_tree
+from .deletes import delete_written, deletions_of
 from .drive import SyncDrive, confirm_uploads_within
 from .drive_side import DestTree, KeptOnDrive, split
 from .ledger import Ledger
@@ -162,7 +162,9 @@ class SyncPass:
         t.set_phase("listing")
         files, gone = self._look()
         candidates = {rel: s for rel, s in files.items() if not self.ledger.up_to_date(rel, s)}
-        deletions = self._deletions(files, gone)
+        deletions = deletions_of(
+            self.ledger, files, gone, full=self.request.full, mirror=self.o.mirror_deletes
+        )
         kept: set[str] = set()
         if candidates or deletions or self.request.check_drive:
             tree = self.tree = self._in_pool(
@@ -183,7 +185,7 @@ class SyncPass:
         t.set_phase("copying")
         self._copy_rounds(tree, candidates)
         if deletions and not t.stopping:
-            self._in_pool(lambda: self._delete(tree, deletions))
+            self._in_pool(lambda: delete_written(tree, self.ledger, deletions, self.local, self.outcome, t))
         copied = t.progress.files_copied
         if copied and self.o.fsync and not t.stopping:
             self._in_pool(tree.sync_folders)
@@ -240,22 +242,6 @@ class SyncPass:
             self._t_or_fail().note_error(line)
         self.outcome.skipped = found.skipped
         return found.files, gone
-
-    def _deletions(self, files: dict[str, Stamp], gone: set[str]) -> list[str]:
-        """Known files that are no longer there locally: forgotten, and with mirror_deletes
-        returned for deletion when the job itself wrote them (never files it found on the
-        drive, identical or newer: only files the job put there)."""
-        if self.request.full:
-            missing = [rel for rel in self.ledger if rel not in files]
-        else:
-            missing = sorted({k for rel in gone for k in self.ledger.under(rel) if k not in files})
-        doomed = []
-        for rel in missing:
-            if self.o.mirror_deletes and self.ledger.written(rel) is not None:
-                doomed.append(rel)
-            else:
-                self.ledger.forget(rel)
-        return doomed
 
     # -- check the drive -----------------------------------------------------------------------
 
@@ -506,45 +492,6 @@ class SyncPass:
             reason = exc.strerror or str(exc)
         t.note_failed(f"{printable(rel)}: {reason}.", size)
 
-    # -- delete --------------------------------------------------------------------------------
-
-    def _delete(self, tree: DestTree, deletions: list[str]) -> None:
-        """Delete what the job wrote, where the drive still holds exactly that version."""
-        folders: set[str] = set()
-        for rel in deletions:
-            if self._t_or_fail().stopping:
-                return
-            written = self.ledger.written(rel)
-            if written is None:  # not the job's own (it cannot happen: _deletions checks)
-                self.ledger.forget(rel)
-                continue
-            try:
-                done = tree.remove_file(rel, written)
-                if done == "removed":
-                    self.outcome.deleted.append(rel)
-                elif done == "changed":
-                    self.outcome.kept_changed.append(rel)
-            except InvalidPath:
-                pass  # its folder on the drive is a link or a file now: nothing of ours to delete
-            except OSError as exc:
-                if exc.errno in _DISCONNECTED:
-                    raise
-                self._t_or_fail().note_error(
-                    f"{printable(rel)}: cannot be deleted on the drive ({exc.strerror})."
-                )
-                continue
-            self.ledger.forget(rel)
-            folder = split(rel)[0]
-            while folder:
-                folders.add(folder)
-                folder = split(folder)[0]
-        for folder in sorted(folders, key=lambda f: -f.count(os.sep)):
-            if not os.path.isdir(os.path.join(self.local, folder)):
-                with contextlib.suppress(OSError, InvalidPath):
-                    tree.remove_empty_folder(folder)
-        if self.outcome.kept_changed:
-            self._t_or_fail().note_warning(kept_changed_text(self.outcome.kept_changed))
-
     # -- pool ----------------------------------------------------------------------------------
 
     def _in_pool(self, fn: Callable[[], T]) -> T:
@@ -597,29 +544,12 @@ class SyncPass:
         return self._t
 
 
-def kept_changed_text(names: list[str]) -> str:
-    """The words for files deleted locally but kept on the drive (changed there since)."""
-    more = f" and {len(names) - 1} more" if len(names) > 1 else ""
-    return (
-        f"Kept {printable(names[0])}{more} on the drive although deleted locally: changed on the drive "
-        "since this job wrote it (someone else's edit is never deleted)."
-    )
-
-
 def _whole_error(exc: OSError, path: str) -> DriveError:
-    if exc.errno in _DISCONNECTED or exc.errno == errno.EIO:
-        return StaleMount(
-            f"The drive stopped answering ({exc.strerror}) at {printable(path)}. Files copied so far are "
-            "complete; the job tries again on its next pass."
-        )
-    if exc.errno in _NO_SPACE:
-        return NotEnoughSpace(
-            f"The drive is full ({printable(path)}): free some space there; the job tries again on its next pass."
-        )
-    if isinstance(exc, PermissionError):
-        return InvalidPath(f"No permission to write into {printable(path)} on the drive.")
-    if exc.errno == errno.EROFS:
-        return InvalidPath(
-            f"The drive is read-only at {printable(path)}: mount it writable to keep files synced."
-        )
-    return TransferError(f"Cannot sync into {printable(path)}: {exc.strerror or exc}.")
+    """The error that stops a pass as a whole (drive gone, full, read-only, not allowed)."""
+    return from_os_error(
+        exc,
+        doing="sync into",
+        path=printable(path),
+        then="Files copied so far are complete; the job tries again on its next pass.",
+        fallback=TransferError,
+    )
