@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -44,6 +44,30 @@ def fake_backend(drive_folder: Path) -> FakeBackend:
 @pytest.fixture
 def controller(fake_backend: FakeBackend, restore_cwd: None) -> DriveController:
     return DriveController(fake_backend)
+
+
+@pytest.fixture
+def probes_too_slow(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Call it to make every later refresh of a controller miss its deadline, as on a drive
+    too slow to answer, while the drive itself still works (uploads, flush, unmount).
+
+    Deterministic: the look never runs. (Setting REFRESH_TIMEOUT to 1e-9 alone raced: on a
+    busy machine the probe thread could finish before the deadline was checked.)"""
+    import drivewidget.controller as controller_module
+    from drivewidget.status.probe import ProbeResult
+
+    real = controller_module.bounded
+
+    def start() -> None:
+        def bounded(key: str, fn: Callable[[], Any], timeout: float = 0.5) -> ProbeResult[Any]:
+            if timeout == controller_module.REFRESH_TIMEOUT:
+                return ProbeResult(timed_out=True)
+            return real(key, fn, timeout)
+
+        monkeypatch.setattr(controller_module, "REFRESH_TIMEOUT", 1e-9)  # no other deadline is this
+        monkeypatch.setattr(controller_module, "bounded", bounded)
+
+    return start
 
 
 def fuse_ready() -> bool:

@@ -443,14 +443,17 @@ def test_first_answer_waits_as_long_as_colab_does() -> None:
 
 @pytest.mark.fuse
 def test_slow_but_alive_drive_uploads_before_it_is_detached(
-    colab_drive: ModuleType, colab_controller: Make, cloud: Path, monkeypatch: pytest.MonkeyPatch
+    colab_drive: ModuleType,
+    colab_controller: Make,
+    cloud: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    probes_too_slow: Callable[[], None],
 ) -> None:
-    import drivewidget.controller as controller_module
 
     ctrl = colab_controller()
     ctrl.mount()
     Path(ctrl.root, "project", "model.pt").write_bytes(b"weights")
-    monkeypatch.setattr(controller_module, "REFRESH_TIMEOUT", 1e-9)  # every probe is "too slow"
+    probes_too_slow()  # every probe is "too slow"
     assert ctrl.refresh() == "stale" and ctrl.problem == "not responding"
     ctrl.unmount()
     assert ctrl.state == "unmounted" and len(_flush_calls(colab_drive)) == 1
@@ -520,12 +523,14 @@ def test_unmount_off_the_main_thread_leaves_stdout_alone(
 
 @pytest.mark.fuse
 def test_after_a_recovery_the_next_hang_is_flushed_again(
-    colab_drive: ModuleType, colab_controller: Make, cloud: Path, monkeypatch: pytest.MonkeyPatch
+    colab_drive: ModuleType,
+    colab_controller: Make,
+    cloud: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    probes_too_slow: Callable[[], None],
 ) -> None:
     """'Click again to detach' is remembered for that hang only, not for a later one."""
     import signal
-
-    import drivewidget.controller as controller_module
 
     ctrl = colab_controller()
     ctrl.mount()
@@ -541,7 +546,7 @@ def test_after_a_recovery_the_next_hang_is_flushed_again(
     ctrl.unmount()
     ctrl.mount()
     Path(ctrl.root, "project", "later.pt").write_bytes(b"weights")
-    monkeypatch.setattr(controller_module, "REFRESH_TIMEOUT", 1e-9)  # a later, slow spell
+    probes_too_slow()  # a later, slow spell
     assert ctrl.refresh() == "stale"
     calls = len(_flush_calls(colab_drive))
     ctrl.unmount()

@@ -8,6 +8,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -309,16 +310,18 @@ class TestWhoseMount:
 
 class TestStaleUnmountKeepsData:
     def test_slow_but_alive_drive_is_flushed_before_unmount(
-        self, rclone_controller: DriveController, monkeypatch: pytest.MonkeyPatch
+        self,
+        rclone_controller: DriveController,
+        monkeypatch: pytest.MonkeyPatch,
+        probes_too_slow: Callable[[], None],
     ) -> None:
         """'Not responding' may only mean a slow folder: rclone still holds the writes."""
-        import drivewidget.controller as controller_module
 
         ctrl = rclone_controller
         ctrl.mount()
         payload = os.urandom(64 * 1024)
         Path(ctrl.mountpoint, "project", "late.bin").write_bytes(payload)
-        monkeypatch.setattr(controller_module, "REFRESH_TIMEOUT", 1e-9)  # every probe is "too slow"
+        probes_too_slow()  # every probe is "too slow"
         assert ctrl.refresh() == "stale" and ctrl.problem == "not responding"
         ctrl.unmount()
         assert ctrl.state == "unmounted"
@@ -419,11 +422,11 @@ def test_a_remote_rclone_spells_differently_is_still_ours(
 
 
 def test_a_short_outage_is_waited_out_and_a_hung_stale_drive_detaches_on_the_second_click(
-    small_remote: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+    small_remote: tuple[Path, str],
+    monkeypatch: pytest.MonkeyPatch,
+    probes_too_slow: Callable[[], None],
 ) -> None:
     import subprocess
-
-    import drivewidget.controller as controller_module
 
     full, mountpoint = small_remote
     ctrl = DriveController(RcloneBackend(str(full)), mountpoint=mountpoint)
@@ -437,7 +440,7 @@ def test_a_short_outage_is_waited_out_and_a_hung_stale_drive_detaches_on_the_sec
     assert (full / "big.bin").stat().st_size == 2_000_000
     ctrl.mount()
     Path(mountpoint, "huge.bin").write_bytes(os.urandom(9_000_000))  # never fits in 8m: a lasting failure
-    monkeypatch.setattr(controller_module, "REFRESH_TIMEOUT", 1e-9)  # and the drive seems hung
+    probes_too_slow()  # and the drive seems hung
     assert ctrl.refresh() == "stale"
     with pytest.raises(UnmountError, match=r"cannot upload huge\.bin.*click Unmount again"):
         ctrl.unmount()
