@@ -500,8 +500,8 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
             if ctrl.state != "error" or not self._unavailable:
                 self.message.show(ctrl.error, "error")
             return
-        if not ctrl.message:
-            return
+        if not ctrl.message and not (self._mount_note and ctrl.state == "mounted"):
+            return  # (a drive mounted before this panel has no message, but may have a note)
         note, self._mount_note = (self._mount_note, "") if ctrl.state == "mounted" else ("", self._mount_note)
         text = "\n".join(filter(None, [ctrl.message, note]))
         news = [line for line in text.splitlines() if line and not line.startswith(SAID_BY_STATE_LINE)]

@@ -253,6 +253,22 @@ class TestSelect:
         assert second.chooser.remembered == os.path.join(controller.root, "project")
         second.close()
 
+    def test_remembered_folder_offered_when_the_drive_outlived_the_kernel(
+        self, controller: DriveController, fake_backend: FakeBackend, drive_folder: Path
+    ) -> None:
+        """Browser review: after a kernel restart the mount is still there and the panel says
+        "mounted", but nothing offered the remembered folder until Mount was clicked again."""
+        first = DrivePanel(controller)
+        click(first, "mount_button")
+        first.select(os.path.join(controller.root, "project"))
+        os.chdir(drive_folder.parent)  # the new kernel starts off the drive
+        first.close()
+        restarted = DriveController(fake_backend, mountpoint=controller.mountpoint)
+        assert restarted.state == "mounted" and not restarted.message
+        second = DrivePanel(restarted)
+        assert "Last time you worked in" in second.message.text
+        second.close()
+
     def test_missing_remembered_folder_is_dropped(
         self, controller: DriveController, fake_backend: FakeBackend
     ) -> None:
