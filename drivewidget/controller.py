@@ -184,11 +184,14 @@ class DriveController(HasTraits):
                         f"{backend.describe()} cannot be mounted read-only. Mount it without read-only."
                     )
                 )
+            try:
+                backend.check_available()  # once per mount (backends do not check again), and
+            except Exception as exc:  # noqa: BLE001 - before a remount settles anything
+                raise self._fail(exc, MountError, "Mount failed")  # noqa: B904 - cause set by _fail
             # a remount unmounts first: the same guards and holds apply
             self._left_note = ""
             settled = self._settle_holds() if self.state in ("mounted", "stale") else []
             try:
-                backend.check_available()  # once per mount: backends do not check again
                 if self.state in ("mounted", "stale"):
                     self._unmount(stale=self.state == "stale")
                     table = read_mounts()  # the mount went away: the table changed
@@ -205,6 +208,8 @@ class DriveController(HasTraits):
                     )
             except Exception as exc:  # noqa: BLE001 - recorded, translated and re-raised
                 raise self._fail(exc, MountError, "Mount failed")  # noqa: B904 - cause set by _fail
+            finally:
+                self.holds.reopen()
             self.readonly = readonly
             self.error = ""
             self._say(*settled, *(lines or [f"Mounted at {self.mountpoint}"]), self._take_left_note())
@@ -223,6 +228,8 @@ class DriveController(HasTraits):
                 lines = self._unmount(stale=self.state == "stale")
             except Exception as exc:  # noqa: BLE001 - recorded, translated and re-raised
                 raise self._fail(exc, UnmountError, "Unmount failed")  # noqa: B904 - cause set by _fail
+            finally:
+                self.holds.reopen()
             self.error = ""
             self._say(*settled, *(lines or ["Unmounted."]), self._take_left_note())
 

@@ -48,6 +48,7 @@ class Holds:
         self._lock = threading.Lock()
         self._holds: list[Hold] = []
         self._guards: list[Guard] = []
+        self._closing = False
 
     def add(self, hold: Hold) -> Callable[[], None]:
         """Register ``hold``; returns the function that removes it (safe to call twice)."""
@@ -84,12 +85,30 @@ class Holds:
         for guard in guards:
             guard()
 
+    @property
+    def closing(self) -> bool:
+        """True from :meth:`settle` until :meth:`reopen`: the drive is going away, so new work
+        that would need a hold (a copy, a keep-synced job) must not start."""
+        return self._closing
+
     def settle(self, timeout: float) -> list[str]:
         """Ask every guard (:meth:`check`), then every hold to settle, sharing ``timeout``
-        seconds among them; a refusal (a raised error) stops the unmount and is raised as it is."""
+        seconds among them; a refusal (a raised error) stops the unmount and is raised as it
+        is. From here until :meth:`reopen` the holds are :attr:`closing`: a copy started
+        during a final pass would otherwise be unmounted under."""
         self.check()
-        deadline = time.monotonic() + timeout
-        lines: list[str] = []
-        for hold in list(self):
-            lines.extend(hold.before_unmount(max(0.0, deadline - time.monotonic())))
+        self._closing = True
+        try:
+            deadline = time.monotonic() + timeout
+            lines: list[str] = []
+            for hold in list(self):
+                lines.extend(hold.before_unmount(max(0.0, deadline - time.monotonic())))
+            self.check()  # belt and braces: nothing that refuses has appeared meanwhile
+        except BaseException:
+            self._closing = False
+            raise
         return lines
+
+    def reopen(self) -> None:
+        """The unmount is over (done or failed): new work may start again."""
+        self._closing = False

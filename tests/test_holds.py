@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from drivewidget import DriveController
-from drivewidget.errors import Busy
+from drivewidget.errors import BackendUnavailable, Busy
 from drivewidget.holds import Holds
 from drivewidget.testing import FakeBackend
 
@@ -77,3 +79,50 @@ def test_force_remount_asks_the_guards_and_settles_the_holds(
     controller.mount(force=True)
     assert controller.state == "mounted" and hold.settled == 1
     assert "final pass done" in controller.message
+
+
+def test_no_copy_or_job_starts_while_the_drive_is_going_away(
+    controller: DriveController, tmp_path: Path
+) -> None:
+    """Second review: the guards are asked before the holds settle, and a final pass may
+    take a while with the state still 'mounted'; a copy started meanwhile (a cell running
+    during the unmount) was then unmounted under. Now it is refused until the unmount is over."""
+    controller.mount()
+    (Path(controller.root) / "src").mkdir()
+    refused: list[str] = []
+
+    class StartsACopy(FinalPass):
+        def before_unmount(self, timeout: float) -> list[str]:
+            for start in (
+                lambda: controller.start_stage("src", tmp_path / "dest"),
+                lambda: controller.keep_synced(tmp_path / "run", "src"),
+            ):
+                try:
+                    start()
+                except Busy as exc:
+                    refused.append(str(exc))
+            return super().before_unmount(timeout)
+
+    controller.holds.add(StartsACopy())
+    controller.unmount()
+    assert controller.state == "unmounted" and len(refused) == 2
+    assert all("being unmounted" in text for text in refused)
+    assert not controller.holds.closing  # over: the next mount may start work again
+
+
+def test_a_remount_refused_before_it_starts_settles_nothing(
+    controller: DriveController, fake_backend: FakeBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Second review: a force remount whose backend turned out unavailable had already made
+    the final passes and stopped the keep-synced jobs, and then left the drive mounted."""
+    controller.mount()
+    hold = FinalPass()
+    controller.holds.add(hold)
+
+    def unavailable() -> None:
+        raise BackendUnavailable("the tool went away")
+
+    monkeypatch.setattr(fake_backend, "check_available", unavailable)
+    with pytest.raises(BackendUnavailable):
+        controller.mount(force=True)
+    assert hold.settled == 0 and controller.state == "mounted" and not controller.holds.closing

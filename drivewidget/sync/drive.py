@@ -71,6 +71,9 @@ class _BackendLike(Protocol):
 class _HoldsLike(Protocol):
     def add(self, hold: Any) -> Callable[[], None]: ...
 
+    @property
+    def closing(self) -> bool: ...
+
 
 class ControllerLike(Protocol):
     """The part of a :class:`~drivewidget.controller.DriveController` a job uses."""

@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Any
 
-from ..errors import InvalidPath, NotMounted, StaleMount, TransferBusy, from_os_error
+from ..errors import Busy, InvalidPath, NotMounted, StaleMount, TransferBusy, from_os_error
 from ..status.mounttable import is_within
 from ..text import printable
 from .drive import ControllerDrive, SyncDrive, as_sync_drive
@@ -66,6 +66,8 @@ def keep_synced(
         raise kind(
             f"The drive is {state}: mount it first, then start keeping {printable(os.fspath(local))} in sync."
         )
+    if isinstance(sync_drive, ControllerDrive) and sync_drive.controller.holds.closing:
+        raise Busy("The drive is being unmounted. Mount it again, then start keeping a folder in sync.")
     if not sync_drive.writable:
         raise InvalidPath(
             "The drive is mounted read-only, so nothing can be kept in sync into it. Mount it writable first."

@@ -226,6 +226,8 @@ def active_transfers(controller: Drive | None = None) -> list[Transfer]:
 
 
 def _require_mounted(controller: Drive, doing: str) -> str:
+    if controller.holds.closing:  # a final pass runs before the unmount: the state still says mounted
+        raise Busy(f"The drive is being unmounted. Mount it again before {doing}.")
     state = controller.refresh()
     if state == "stale":
         raise StaleMount(f"{controller.describe_state()} Recover it (Unmount, then Mount) before {doing}.")

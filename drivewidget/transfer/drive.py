@@ -43,6 +43,10 @@ class HoldRegistry(Protocol):
 
     def add_guard(self, guard: Guard) -> Callable[[], None]: ...
 
+    @property
+    def closing(self) -> bool:
+        """The drive is being unmounted: no new transfer may start."""
+
 
 class Drive(Protocol):
     """The drive as ``stage`` / ``sync_back`` see it."""
