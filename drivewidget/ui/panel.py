@@ -32,6 +32,7 @@ from ..errors import DriveError, InvalidPath
 from ..remember import remember_folder, remembered_folder
 from ..status.mounttable import is_within
 from ..status.sample import StatusSampler
+from ..sync import adopt_jobs
 from ..text import display_name
 from ._compat import focus
 from .actions import ActionRunner, explain
@@ -470,6 +471,9 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
 
     def _after_mount(self) -> None:
         ctrl = self.controller
+        # Keep-synced jobs started through an earlier controller of this drive (the cell run
+        # again, More never opened): this panel's Unmount must make their final pass too.
+        adopt_jobs(ctrl)
         if self._chooser is not None:
             self._chooser.set_root(ctrl.root)
         offer = remembered_folder(ctrl)
