@@ -92,7 +92,7 @@ def cmd_keep_synced(args: argparse.Namespace) -> int:
         return 2
     if not args.quiet:
         _out(
-            f"Keeping {job.local} synced to {job.dest} every {job.every:g} s. "
+            f"Keeping {printable(job.local)} synced to {printable(job.dest)} every {job.every:g} s. "
             "Press Ctrl-C to make a final pass and stop."
         )
         job.observe(lambda change: _report(job, change["new"]), names=["last_synced", "error"])

@@ -317,7 +317,7 @@ class DriveController(HasTraits):
         self,
         local: str | os.PathLike[str],
         drive_folder: str | os.PathLike[str],
-        every: float = 60.0,
+        every: float | None = None,
         **options: Any,
     ) -> _sync.SyncJob:
         """Keep a local folder copied into ``drive_folder`` while a run writes it; returns the

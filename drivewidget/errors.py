@@ -163,7 +163,7 @@ def from_os_error(
     if code == errno.EEXIST:
         return InvalidPath(f"{os.path.basename(path) or path} already exists here. Choose another name.")
     if code == errno.ENOENT:
-        if doing == "create":  # the parent exists (else the caller makes it) or is a place like /proc
+        if doing.startswith("create"):  # the parent exists (else makedirs made it) or is a place like /proc
             return InvalidPath(
                 f"Cannot create {path}: that place does not take new folders or files ({reason}).{tail}"
                 " Choose a folder you can write to."

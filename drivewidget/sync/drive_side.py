@@ -41,7 +41,7 @@ from ..text import printable
 from ..transfer.files import CHUNK, TEMP_RE, TEMP_STALE_AFTER
 from .ledger import DriveStamp
 
-__all__ = ["DestTree", "KeptOnDrive", "TempFile", "is_temp_name", "new_temp_name"]
+__all__ = ["DestTree", "KeptOnDrive", "TempFile", "is_temp_name"]
 
 
 class KeptOnDrive(Exception):
@@ -53,11 +53,6 @@ TAG_DIGITS = 8
 """Temporary names are ``.dw-<16 hex digits>.part``: a job's :func:`temp_tag` (8 digits),
 then 8 random ones (the file is created exclusively, so nothing planted is ever opened)."""
 _TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0)
-
-
-def new_temp_name() -> str:
-    """A fresh hidden temporary name (unpredictable, so nobody can prepare a trap under it)."""
-    return drivefs.temp_name(TEMP_PREFIX, TEMP_SUFFIX)
 
 
 def temp_tag(local: str, dest: str) -> str:

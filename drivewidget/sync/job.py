@@ -21,8 +21,9 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
-from traitlets import Enum, Float, HasTraits, Int, Unicode
+from traitlets import Enum, Float, HasTraits, Int, Unicode, validate
 
 from ..errors import DriveError, InvalidPath, NotMounted, StaleMount
 from ..text import format_duration, printable
@@ -45,12 +46,12 @@ STATES = ("idle", "syncing", "stopped", "error")
 SCAN_COST_FACTOR = 200
 """Safety-net scans are spaced at least this many times their own duration apart (0.5 %)."""
 UNSETTLED_PASSES = 3
+"""Passes a file must have missed (besides ``unsettled_after``) to be reported as unsettled."""
 STALE_RETRIES, STALE_RETRY_WAIT = 2, 0.25
 """A drive that answers "stale" is asked again this often, this many seconds apart, before
 a pass gives up: a bounded look may time out once on a busy machine (a final pass skipped
 for that would lose the last files). A hung drive answers "stale" at once while its first
 look is still stuck, so this costs it half a second."""
-"""Passes a file must have missed (besides ``unsettled_after``) to be reported as unsettled."""
 
 
 class SyncJob(HasTraits):
@@ -67,6 +68,12 @@ class SyncJob(HasTraits):
     pending = Int(0, help="Files changed locally and not yet on the drive.")
     error = Unicode("", help="The last problem, in words; '' when the last pass was clean.")
     message = Unicode("", help="What the last pass did, in words.")
+
+    @validate("state")
+    def _stays_stopped(self, proposal: Any) -> str:
+        """A stopped job is over: a pass that ends after :meth:`stop` gave up on it (a drive
+        that hung) must not bring it back as 'idle' with no thread behind it."""
+        return "stopped" if self.state == "stopped" else str(proposal["value"])
 
     def __init__(
         self,
@@ -109,6 +116,7 @@ class SyncJob(HasTraits):
         self._watcher: Watcher | None = None
         self._thread: threading.Thread | None = None
         self._holds: list[tuple[object, Callable[[], None]]] = []
+        self._over = False  # stopped: takes no new hold (under _lock)
         """(controller, the function that takes this job's unmount hold away from it)."""
 
     # -- public ------------------------------------------------------------------------
@@ -206,7 +214,10 @@ class SyncJob(HasTraits):
     def attach_hold(self, owner: object, remove: Callable[[], None]) -> None:
         """``owner``'s unmount waits for this job; ``remove`` takes that away (when it stops)."""
         with self._lock:
-            self._holds.append((owner, remove))
+            if not self._over:
+                self._holds.append((owner, remove))
+                return
+        remove()  # stopped already: nothing to hold
 
     def held_by(self, owner: object) -> bool:
         """Whether ``owner`` (a controller) makes this job's final pass when it unmounts."""
@@ -559,6 +570,7 @@ class SyncJob(HasTraits):
 
     def _finish(self) -> None:
         with self._lock:
+            self._over = True
             holds, self._holds = self._holds, []
         for _, remove in holds:
             remove()

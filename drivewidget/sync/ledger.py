@@ -36,10 +36,6 @@ class DriveStamp:
     mtime_ns: int
     ino: int = 0
 
-    @classmethod
-    def of(cls, st: os.stat_result) -> DriveStamp:
-        return cls(st.st_size, st.st_mtime_ns, st.st_ino)
-
     def matches(self, st: os.stat_result | None) -> bool:
         """Whether ``st`` (a stat of the drive's file, links not followed) is still the
         version the job wrote: a regular file of the same size, modification time (at the

@@ -40,7 +40,7 @@ def keep_synced(
     local: str | os.PathLike[str],
     drive_folder: str | os.PathLike[str],
     *,
-    every: float = 60.0,
+    every: float | None = None,
     **options: Any,
 ) -> SyncJob:
     """Start keeping ``local`` copied into ``drive_folder`` and return the job at once.
@@ -48,8 +48,9 @@ def keep_synced(
     ``drive``: a :class:`~drivewidget.controller.DriveController`, a
     :class:`~drivewidget.sync.drive.SyncDrive`, or a folder path. ``drive_folder`` is
     relative to the drive's root (or absolute inside the drive) and is created if missing;
-    ``local`` is created if missing. Options: see :class:`~drivewidget.sync.options.SyncOptions`
-    (``settle``, ``mirror_deletes``, ``confirm_uploads``...).
+    ``local`` is created if missing. ``every``: seconds between passes (default 60). Options:
+    see :class:`~drivewidget.sync.options.SyncOptions` (``settle``, ``mirror_deletes``,
+    ``confirm_uploads``...).
 
     If a job already keeps the same two folders in sync, that job is returned instead of
     starting a second one, with ``every`` and the options given here applied from its next
@@ -61,9 +62,13 @@ def keep_synced(
     sync_drive = as_sync_drive(drive)
     opts = SyncOptions.from_kwargs(every=every, **options)
     state = sync_drive.refresh()
+    if state == "stale":
+        raise StaleMount(
+            "The drive does not answer (a stale mount): unmount it and mount it again, then start keeping "
+            f"{printable(os.fspath(local))} in sync."
+        )
     if state != "mounted":
-        kind = StaleMount if state == "stale" else NotMounted
-        raise kind(
+        raise NotMounted(
             f"The drive is {state}: mount it first, then start keeping {printable(os.fspath(local))} in sync."
         )
     if isinstance(sync_drive, ControllerDrive) and sync_drive.controller.holds.closing:
@@ -78,8 +83,8 @@ def keep_synced(
     with _lock:
         existing = _jobs.get((source, dest))
     if existing is not None and existing.running:
-        given = {k: v for k, v in options.items() if v is not None}
-        existing.configure(existing.options.replace(every=opts.every, **given))
+        given = {k: v for k, v in {"every": every, **options}.items() if v is not None}
+        existing.configure(existing.options.replace(**given))
         if isinstance(sync_drive, ControllerDrive):  # asked again through another controller
             _share_if_same_drive(existing, sync_drive)
         return existing

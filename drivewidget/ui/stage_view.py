@@ -127,7 +127,7 @@ class StageView(widgets.VBox):  # type: ignore[misc]
             if result.ok and not result.cancelled:  # said once, here: "Done: 2/2 files ..."
                 self.label.value = f"{self.label.value}. Into {display_name(str(result.dest))}."
             else:  # what went wrong, and what to do, is the panel's message
-                self._report(f"{result.summary()} Into {result.dest}.", "warning")
+                self._report(f"{result.summary()} Into {display_name(str(result.dest))}.", "warning")
         self._render()
 
     def _render(self, change: dict[str, Any] | None = None) -> None:

@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
+from .._env import current_dir
 from ..controller import DriveController
 from ..errors import DriveError, from_os_error
 from ..sync import SyncJob, adopt_jobs, keep_synced
 from ..text import display_name, format_duration, printable
+from ..userpaths import names_the_drive
 from .actions import Report, explain
 from .tree import close_tree
 
@@ -121,7 +123,7 @@ class SyncView(widgets.VBox):  # type: ignore[misc]
                 f"'every' must be between {low} s and {format_duration(high)}; {every} s is not.", "warning"
             )
             return None
-        created = not os.path.lexists(local)
+        created = self._is_missing_local(local)
         if created and self._create_asked != local:  # a typo must not quietly sync an empty folder
             self._create_asked = local
             self._report(
@@ -228,6 +230,17 @@ class SyncView(widgets.VBox):  # type: ignore[misc]
         self.drive_box.value = self._show(job.dest)
         self.every_box.value = round(job.every)
         self._render()
+
+    def _is_missing_local(self, local: str) -> bool:
+        """Whether ``local`` is a folder of this machine's disk that does not exist yet. A path
+        on the drive (or any path while the drive is not known to answer) is never looked at
+        here: that look could block on a hung drive, and keep_synced refuses it in words."""
+        ctrl = self.controller
+        if ctrl.state != "mounted" or not (os.path.isabs(local) or current_dir()):
+            return False
+        if names_the_drive(os.path.abspath(local), ctrl.mountpoint, ctrl.root):
+            return False
+        return not os.path.lexists(local)
 
     def _show(self, path: str) -> str:
         """``path`` as text a browser can receive (remembered, so the real path is used again)."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from drivewidget.errors import InvalidPath, TransferBusy
-from drivewidget.sync import FolderDrive, SyncJob, keep_synced, sync_jobs
+from drivewidget.sync import FolderDrive, SyncJob, keep_synced, sync_jobs, syncpass
 from drivewidget.sync.drive_side import is_temp_name, temp_tag
 
 from .conftest import tree, wait_for, write_old
@@ -468,3 +468,44 @@ def test_one_look_that_times_out_does_not_skip_a_pass(local: Path, tmp_path: Pat
     result = job.stop(flush=True)
     assert result is not None and result.copied == 1, job.error
     assert drive.stale_answers == 1
+
+
+def test_a_stopped_job_stays_stopped_when_its_stuck_pass_ends_later(
+    drive: FolderDrive, local: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Second review: stop() gives up on a pass stuck on a hung drive; when that pass ended
+    later it set the state back to 'idle', a 'running' job with no thread behind it."""
+    gate, inside = threading.Event(), threading.Event()
+    real = syncpass.SyncPass._copy_rounds
+
+    def stuck(self, tree, candidates):  # type: ignore[no-untyped-def]
+        inside.set()
+        gate.wait(30)  # a drive that does not answer (ignores cancel, as a blocked syscall does)
+        return real(self, tree, candidates)
+
+    monkeypatch.setattr(syncpass.SyncPass, "_copy_rounds", stuck)
+    write_old(local / "a.bin", b"a")
+    job = keep_synced(drive, local, "run", every=3600, settle=0.1, settle_wait=1.0)
+    assert inside.wait(10)
+    job.stop(flush=False)  # gives up on the stuck pass after STUCK_GRACE
+    assert job.state == "stopped" and not job.running
+    gate.set()
+    wait_for(lambda: job.state != "stopped", timeout=5)
+    assert job.state == "stopped", f"a stopped job came back as {job.state!r} (running={job.running})"
+
+
+def test_every_not_given_again_keeps_its_value(drive: FolderDrive, local: Path) -> None:
+    """README: 'options not given keep their values'."""
+    job = keep_synced(drive, local, "run", every=3600, settle=0.1)
+    job.every = 5
+    assert keep_synced(drive, local, "run") is job
+    assert job.every == 5, f"every reset to {job.every} by a call that did not give it"
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+def test_a_local_folder_that_cannot_be_created_says_so(drive: FolderDrive) -> None:
+    """Second review: the /proc message fix did not reach keep_synced ('There is nothing at')."""
+    with pytest.raises(
+        InvalidPath, match=r"^Cannot create /proc/dw-test/run: that place does not take new folders"
+    ):
+        keep_synced(drive, "/proc/dw-test/run", "run")

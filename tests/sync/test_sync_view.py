@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -201,4 +202,40 @@ def test_an_undecodable_drive_folder_is_shown_escaped_and_used_as_it_is(
     view.toggle.value = True  # again, from what the box shows
     assert view.job is not None and view.job.dest == os.fsdecode(raw)
     view.job.stop(flush=False)
+    view.close()
+
+
+def test_start_on_a_drive_that_does_not_answer_touches_no_path_on_it(
+    controller: DriveController, fake_backend: FakeBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Second review: the 'does the local folder exist' question looked at a path on the
+    drive (relative to a working folder there) before the drive was known to answer: on a
+    hung FUSE mount that look never returns. Now the drive's refusal comes in words."""
+    controller.mount()
+    os.chdir(controller.root)  # the working folder chosen on the drive
+    fake_backend.stale = True
+    assert controller.refresh() == "stale"
+    touched: list[str] = []
+    real = os.path.lexists
+
+    def lexists(path):  # type: ignore[no-untyped-def]
+        full = os.path.abspath(path)
+        if full.startswith(fake_backend.folder):
+            touched.append(full)  # on a hung FUSE mount this call never returns
+        return real(path)
+
+    monkeypatch.setattr(os.path, "lexists", lexists)
+    reports: list[tuple[str, str]] = []
+    view = SyncView(controller, lambda text, level="info": reports.append((text, level)))
+    view.local_box.value = "run"
+    view.drive_box.value = "project/run"
+    view.start()
+    assert not touched, f"touched {touched} on a drive that does not answer; said {reports}"
+    assert reports == [
+        (
+            "The drive does not answer (a stale mount): unmount it and mount it again, then start "
+            "keeping run in sync.",
+            "error",
+        )
+    ]
     view.close()
