@@ -208,15 +208,15 @@ def confirm_uploads_within(
     first (never a second one at once on the same drive), then asks again for its own files.
     """
     deadline = time.monotonic() + timeout if math.isfinite(timeout) else math.inf
-    with _confirms_lock:
-        previous = _confirms.get(drive.mountpoint)
-    if previous is not None and not previous.done.is_set():
-        previous.progress = progress
-        if not previous.wait(deadline, stop):
+    while True:  # looked at and started under one lock: two jobs never start two at once
+        with _confirms_lock:
+            running = _confirms.get(drive.mountpoint)
+            if running is None or running.done.is_set():
+                current = _confirms[drive.mountpoint] = _Confirm(drive, progress)
+                break
+            running.progress = progress
+        if not running.wait(deadline, stop):
             return _still_uploading(timeout, stop)
-    current = _Confirm(drive, progress)
-    with _confirms_lock:
-        _confirms[drive.mountpoint] = current
     if not current.wait(deadline, stop):
         return _still_uploading(timeout, stop)
     return current.reason
