@@ -76,7 +76,11 @@ for var in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY PIP_I
 done
 
 # A private mount namespace: the bind mounts below vanish when the command ends, however it ends.
-unshare --mount --propagation private -- bash -euo pipefail -c '
+# Inside a root made by this script (make test-py313 run by the fresh Debian check) "/" is no
+# mount point, so its propagation cannot be changed; that namespace is private already.
+propagation=private
+unshare --mount --propagation private true 2>/dev/null || propagation=unchanged
+unshare --mount --propagation "$propagation" -- bash -euo pipefail -c '
   root=$1; count=$2; shift 2
   envs=("${@:1:$count}"); shift "$count"
   count=$1; shift
