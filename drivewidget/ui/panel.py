@@ -32,7 +32,7 @@ from ..errors import DriveError, InvalidPath
 from ..remember import remember_folder, remembered_folder
 from ..status.mounttable import is_within
 from ..status.sample import StatusSampler
-from ..sync import adopt_jobs
+from ..sync import adopt_jobs, sync_jobs
 from ..text import display_name
 from ._compat import focus
 from .actions import ActionRunner, explain
@@ -556,7 +556,9 @@ class DrivePanel(widgets.VBox):  # type: ignore[misc]
         self._render_cwd()
 
     def _render_cwd(self, _: dict[str, Any] | None = None) -> None:
-        self.cwd_view.value = cwd_html(self.controller, colab=self._colab)
+        # Running keep-synced jobs show on line one (each live tick), not only under More.
+        jobs = [f"{job.describe()}: {job.status_text()}" for job in sync_jobs(self.controller)]
+        self.cwd_view.value = cwd_html(self.controller, colab=self._colab, syncing=jobs)
 
     def close(self) -> None:
         """Stop live updates, background listings and observers, and close every widget.

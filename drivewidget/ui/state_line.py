@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import os
+from collections.abc import Sequence
 
 from ..controller import DriveController
 from ..status.mounttable import is_within
@@ -45,8 +46,22 @@ def state_html(state: str, words: str, hint: str) -> str:
     )
 
 
-def cwd_html(ctrl: DriveController, *, colab: bool) -> str:
-    """Where the working folder is and what happens to files written there."""
+def cwd_html(ctrl: DriveController, *, colab: bool, syncing: Sequence[str] = ()) -> str:
+    """Where the working folder is and what happens to files written there; ``syncing``:
+    the status of each running keep-synced job (shown as one short mark, details on hover)."""
+    return _where(ctrl, colab) + _sync_mark(syncing)
+
+
+def _sync_mark(syncing: Sequence[str]) -> str:
+    if not syncing:
+        return ""
+    n = len(syncing)
+    what = "a folder" if n == 1 else f"{n} folders"
+    details = html.escape(" ".join(safe_text(text) for text in syncing), quote=True)
+    return f" · <span class='dw-muted' title='{details}'>keeping {what} in sync</span>"
+
+
+def _where(ctrl: DriveController, colab: bool) -> str:
     if not ctrl.cwd:
         return "· working folder: it was deleted (by a sync or another program), choose a folder"
     full = display_name(ctrl.cwd)

@@ -27,3 +27,23 @@ def test_unmount_from_a_new_panel_makes_the_running_jobs_final_pass(
         assert (Path(fake_backend.folder) / "project" / "run" / "ckpt.pt").exists()
     finally:
         panel.close()
+
+
+def test_line_one_says_a_folder_is_kept_in_sync(
+    controller: DriveController, fake_backend: FakeBackend, local: Path
+) -> None:
+    """Browser review: a running job was visible only with More open."""
+    panel = DrivePanel(controller, live=False)
+    try:
+        panel.mount_button.click()
+        panel.wait()
+        assert "in sync" not in panel.cwd_view.value
+        job = controller.keep_synced(local, "project/run", every=3600, settle=0.1, settle_wait=1.0)
+        panel.refresh()  # what each live tick does
+        assert "keeping a folder in sync" in panel.cwd_view.value
+        assert "project/run" in panel.cwd_view.value  # the job's status, on hover
+        job.stop(flush=False)
+        panel.refresh()
+        assert "in sync" not in panel.cwd_view.value
+    finally:
+        panel.close()
