@@ -448,18 +448,21 @@ def read_bytes(
 # -- writing ---------------------------------------------------------------------------
 
 
-def temp_name(prefix: str = ".tmp-", suffix: str = "") -> str:
-    """A random name (64 bits) nobody can plant a file under in advance."""
-    return f"{prefix}{secrets.token_hex(8)}{suffix}"
+def temp_name(prefix: str = ".tmp-", suffix: str = "", random_bytes: int = 8) -> str:
+    """A random name (``random_bytes`` of randomness, 64 bits by default) nobody can plant a
+    file under in advance."""
+    return f"{prefix}{secrets.token_hex(random_bytes)}{suffix}"
 
 
-def temp_file(dir_fd: int, *, prefix: str = ".tmp-", suffix: str = "", mode: int = 0o600) -> tuple[int, str]:
+def temp_file(
+    dir_fd: int, *, prefix: str = ".tmp-", suffix: str = "", mode: int = 0o600, random_bytes: int = 8
+) -> tuple[int, str]:
     """Create a new, empty file with a random name in the open folder ``dir_fd`` (like
     ``tempfile.mkstemp``, relative to a descriptor): ``O_CREAT | O_EXCL | O_NOFOLLOW``, so
     nothing that exists (a planted link, a FIFO) is ever opened. Returns ``(fd, name)``."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC | _NOCTTY
     for _ in range(TEMP_TRIES):
-        name = temp_name(prefix, suffix)
+        name = temp_name(prefix, suffix, random_bytes)
         try:
             return os.open(name, flags, mode, dir_fd=dir_fd), name
         except FileExistsError:

@@ -26,7 +26,6 @@ import contextlib
 import errno
 import hashlib
 import os
-import secrets
 import socket
 import stat
 import threading
@@ -49,10 +48,9 @@ class KeptOnDrive(Exception):
 
 
 TEMP_PREFIX, TEMP_SUFFIX = ".dw-", ".part"
-TAG_DIGITS = 8
+TAG_DIGITS, TEMP_HEX_DIGITS = 8, 16  # TEMP_RE: 16 hex digits in all
 """Temporary names are ``.dw-<16 hex digits>.part``: a job's :func:`temp_tag` (8 digits),
 then 8 random ones (the file is created exclusively, so nothing planted is ever opened)."""
-_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0)
 
 
 def temp_tag(local: str, dest: str) -> str:
@@ -212,18 +210,15 @@ class DestTree:
         named with this job's tag (``O_CREAT | O_EXCL | O_NOFOLLOW``: nothing that exists,
         a planted link or FIFO, is ever opened)."""
         fd_dir = self.folder(rel_dir, create=True)
-        if not self.tag:
-            self.ops += 1
-            fd, name = drivefs.temp_file(fd_dir, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, mode=0o600)
-            return TempFile(self, fd_dir, fd, name)
-        for _ in range(drivefs.TEMP_TRIES):
-            name = f"{TEMP_PREFIX}{self.tag}{secrets.token_hex((16 - len(self.tag)) // 2)}{TEMP_SUFFIX}"
-            self.ops += 1
-            try:
-                return TempFile(self, fd_dir, os.open(name, _TEMP_FLAGS, 0o600, dir_fd=fd_dir), name)
-            except FileExistsError:
-                continue
-        raise FileExistsError(errno.EEXIST, "no free temporary name (too many tries)", self.shown)
+        self.ops += 1
+        fd, name = drivefs.temp_file(
+            fd_dir,
+            prefix=TEMP_PREFIX + self.tag,
+            suffix=TEMP_SUFFIX,
+            mode=0o600,
+            random_bytes=(TEMP_HEX_DIGITS - len(self.tag)) // 2,
+        )
+        return TempFile(self, fd_dir, fd, name)
 
     def remove_file(self, rel: str, expect: DriveStamp) -> str:
         """Delete the file ``rel`` if it is still the version ``expect`` (what the job wrote):
