@@ -184,9 +184,9 @@ class DriveController(HasTraits):
                         f"{backend.describe()} cannot be mounted read-only. Mount it without read-only."
                     )
                 )
-            try:
-                backend.check_available()  # once per mount (backends do not check again), and
-            except Exception as exc:  # noqa: BLE001 - before a remount settles anything
+            try:  # once per mount (backends do not check again), before a remount settles anything
+                backend.check_available()
+            except Exception as exc:  # noqa: BLE001 - recorded, translated and re-raised
                 raise self._fail(exc, MountError, "Mount failed")  # noqa: B904 - cause set by _fail
             # a remount unmounts first: the same guards and holds apply
             self._left_note = ""

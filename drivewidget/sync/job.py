@@ -116,8 +116,8 @@ class SyncJob(HasTraits):
         self._watcher: Watcher | None = None
         self._thread: threading.Thread | None = None
         self._holds: list[tuple[object, Callable[[], None]]] = []
-        self._over = False  # stopped: takes no new hold (under _lock)
         """(controller, the function that takes this job's unmount hold away from it)."""
+        self._over = False  # stopped: takes no new hold (under _lock)
 
     # -- public ------------------------------------------------------------------------
 

@@ -201,9 +201,7 @@ def test_this_jobs_own_leftovers_are_removed_by_its_next_run_at_once(local: Path
 def test_a_newer_file_on_the_drive_is_kept(local: Path, drive: FolderDrive) -> None:
     dest = Path(drive.root) / "run"
     dest.mkdir()
-    (local / "notes.txt").write_text("old local")
-    past = time.time() - 3600
-    os.utime(local / "notes.txt", (past, past))
+    write_old(local / "notes.txt", b"old local")  # older than the drive's version below
     (dest / "notes.txt").write_text("edited on the drive since")
     job = keep_synced(drive, local, "run", **FAST)
     assert wait_for(lambda: job.last_result is not None)
@@ -328,9 +326,7 @@ def test_mirror_deletes_never_deletes_a_drive_file_the_job_kept_because_it_is_ne
 ) -> None:
     dest = Path(drive.root) / "run"
     dest.mkdir()
-    (local / "shared.txt").write_text("old local")
-    past = time.time() - 3600
-    os.utime(local / "shared.txt", (past, past))
+    write_old(local / "shared.txt", b"old local")  # older than the drive's version below
     (dest / "shared.txt").write_text("a collaborator's newer version")
     job = keep_synced(drive, local, "run", mirror_deletes=True, **FAST)
     assert wait_for(lambda: job.last_result is not None)
@@ -390,9 +386,7 @@ def test_a_file_the_job_wrote_then_edited_on_the_drive_is_kept_when_newer_than_t
     job = keep_synced(drive, local, "run", **FAST)
     assert wait_for(lambda: (dest / "notes.txt").exists() and job.pending == 0)
     (dest / "notes.txt").write_text("a collaborator's edit, made after the local change below")
-    (local / "notes.txt").write_text("v2, written an hour ago")  # a change older than the edit
-    past = time.time() - 3600
-    os.utime(local / "notes.txt", (past, past))
+    write_old(local / "notes.txt", b"v2, written a minute ago")  # a change older than the edit
     result = job.sync_now()
     assert result.kept_newer == ("notes.txt",)
     assert (dest / "notes.txt").read_text().startswith("a collaborator's edit")

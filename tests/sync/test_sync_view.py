@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from drivewidget.controller import DriveController
-from drivewidget.sync import sync_jobs
+from drivewidget.sync import SyncJob, sync_jobs
 from drivewidget.testing import FakeBackend
 from drivewidget.ui.sync_view import SyncView
 
@@ -33,6 +33,14 @@ def start(view: SyncView, local: Path, every: int = 5) -> None:
     view.drive_box.value = "project/run"
     view.every_box.value = every
     view.toggle.value = True
+
+
+def started(controller: DriveController, local: Path) -> tuple[SyncView, SyncJob]:
+    """A section whose toggle started a job for ``local``."""
+    view = SyncView(controller, Messages())
+    start(view, local)
+    assert view.job is not None
+    return view, view.job
 
 
 def test_toggle_starts_and_stops_with_a_final_pass(mounted: DriveController, local: Path) -> None:
@@ -58,10 +66,7 @@ def test_toggle_starts_and_stops_with_a_final_pass(mounted: DriveController, loc
 def test_running_the_cell_again_shows_the_running_job(
     mounted: DriveController, fake_backend: FakeBackend, local: Path
 ) -> None:
-    first = SyncView(mounted, Messages())
-    start(first, local)
-    job = first.job
-    assert job is not None
+    _first, job = started(mounted, local)
     # the cell again: a new controller of the same drive, a new section
     again = DriveController(fake_backend)
     second = SyncView(again, Messages())
@@ -79,10 +84,7 @@ def test_running_the_cell_again_shows_the_running_job(
 def test_a_section_of_another_backend_on_the_same_mountpoint_does_not_take_the_job(
     mounted: DriveController, local: Path, tmp_path: Path
 ) -> None:
-    first = SyncView(mounted, Messages())
-    start(first, local)
-    job = first.job
-    assert job is not None
+    first, job = started(mounted, local)
     other = DriveController(FakeBackend(str(tmp_path / "elsewhere")), mountpoint=mounted.mountpoint)
     second = SyncView(other, Messages())
     assert second.job is None and not other.sync_jobs
